@@ -1,0 +1,66 @@
+from django.conf import settings
+from django.db import models
+
+
+class PostQuerySet(models.QuerySet):
+    def with_author(self):
+        """Newest first, with the author's id and username joined in."""
+        return (
+            self.select_related("user")
+            .only("id", "title", "body", "created_at", "user__id", "user__username")
+            .order_by("-created_at", "-id")
+        )
+
+
+class CommentQuerySet(models.QuerySet):
+    def with_related(self):
+        """Newest first, with the author and the post's id and title joined in."""
+        return (
+            self.select_related("user", "post")
+            .only(
+                "id", "body", "created_at",
+                "user__id", "user__username",
+                "post__id", "post__title",
+            )
+            .order_by("-created_at", "-id")
+        )
+
+
+class Post(models.Model):
+    title = models.CharField(max_length=500)
+    body = models.TextField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PostQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # Matches the list ordering, so a page is an index walk, not a sort.
+            models.Index(fields=["-created_at", "-id"], name="post_newest_idx"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class Comment(models.Model):
+    # Indexed by comment_post_newest_idx below, which leads with post.
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments", db_index=False)
+    body = models.TextField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="comment_newest_idx"),
+            # The per-post comment list: filter on post, newest first.
+            models.Index(fields=["post", "-created_at", "-id"], name="comment_post_newest_idx"),
+        ]
+
+    def __str__(self):
+        return f"Comment {self.pk} on post {self.post_id}"

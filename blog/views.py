@@ -1,0 +1,133 @@
+from django.db import DatabaseError, connection
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .models import Comment, Post
+from .serializers import (
+    CommentCreateSerializer,
+    CommentSerializer,
+    PostCreateSerializer,
+    PostSerializer,
+)
+from .throttling import FailedLoginThrottle
+
+ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
+VALIDATION_ERROR = OpenApiResponse(description="Field-keyed validation errors.")
+
+
+class LoginView(ObtainAuthToken):
+    """DRF's token login, with repeated failures for one username throttled."""
+
+    throttle_classes = [FailedLoginThrottle]
+
+    def get_throttles(self):
+        # Keep the instances that checked the request, so a failure can be recorded on them.
+        if not hasattr(self, "_throttles"):
+            self._throttles = super().get_throttles()
+        return self._throttles
+
+    @extend_schema(
+        responses={
+            200: inline_serializer("Token", {"token": serializers.CharField()}),
+            400: VALIDATION_ERROR,
+            429: ERROR,
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            for throttle in self.get_throttles():
+                throttle.record_failure()
+            raise
+
+
+@extend_schema(responses={200: PostSerializer})
+class PostList(generics.ListAPIView):
+    queryset = Post.objects.with_author()
+    serializer_class = PostSerializer
+
+
+@extend_schema(responses={200: PostSerializer, 404: ERROR})
+class PostDetail(generics.RetrieveAPIView):
+    queryset = Post.objects.with_author()
+    serializer_class = PostSerializer
+
+
+@extend_schema(responses={201: PostCreateSerializer, 400: VALIDATION_ERROR, 401: ERROR})
+class PostCreate(generics.CreateAPIView):
+    serializer_class = PostCreateSerializer
+    permission_classes = [IsAuthenticated]
+
+    def perform_create(self, serializer):
+        serializer.save(user=self.request.user)
+
+
+@extend_schema(responses={200: CommentSerializer})
+class CommentList(generics.ListAPIView):
+    queryset = Comment.objects.with_related()
+    serializer_class = CommentSerializer
+
+
+@extend_schema(responses={200: CommentSerializer, 404: ERROR})
+class CommentDetail(generics.RetrieveAPIView):
+    queryset = Comment.objects.with_related()
+    serializer_class = CommentSerializer
+
+
+@extend_schema(responses={200: CommentSerializer, 404: ERROR})
+class PostCommentList(generics.ListAPIView):
+    serializer_class = CommentSerializer
+
+    def get_queryset(self):
+        return Comment.objects.with_related().filter(post_id=self.kwargs["pk"])
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        # An empty page is the only case where the post may not exist; check it then,
+        # so a post with comments costs no extra query.
+        if not page and not Post.objects.filter(pk=self.kwargs["pk"]).exists():
+            raise NotFound("No post with this id.")
+        return page
+
+
+@extend_schema(
+    responses={201: CommentCreateSerializer, 400: VALIDATION_ERROR, 401: ERROR, 404: ERROR}
+)
+class CommentCreate(generics.CreateAPIView):
+    serializer_class = CommentCreateSerializer
+    permission_classes = [IsAuthenticated]
+
+    def create(self, request, *args, **kwargs):
+        if not Post.objects.filter(pk=self.kwargs["pk"]).exists():
+            raise NotFound("No post with this id.")
+        return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        serializer.save(user=self.request.user, post_id=self.kwargs["pk"])
+
+
+class HealthView(APIView):
+    """200 when the database answers a query, 503 when it does not."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        responses={
+            200: inline_serializer("Health", {"status": serializers.CharField()}),
+            503: inline_serializer("Unhealthy", {"status": serializers.CharField()}),
+        }
+    )
+    def get(self, request):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except DatabaseError:
+            return Response({"status": "database unavailable"}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response({"status": "ok"})

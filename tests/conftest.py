@@ -1,0 +1,122 @@
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from blog.models import Comment, Post
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db):
+    def make_user(username="alice", password="correct-horse-battery"):
+        return get_user_model().objects.create_user(username=username, password=password)
+
+    return make_user
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user()
+
+
+@pytest.fixture
+def token(user):
+    return Token.objects.create(user=user)
+
+
+@pytest.fixture
+def auth_client(token):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def make_post(user):
+    def make_post(title="A title", body="A body", author=None):
+        return Post.objects.create(title=title, body=body, user=author or user)
+
+    return make_post
+
+
+@pytest.fixture
+def make_comment(user, make_post):
+    def make_comment(post=None, body="A comment", author=None):
+        return Comment.objects.create(post=post or make_post(), body=body, user=author or user)
+
+    return make_comment
+
+
+def server_database_url():
+    """DATABASE_URL of the test database, for a server process started by a test."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if settings["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings['NAME']}"
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path="/" + settings["NAME"]))
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server_url(transactional_db, tmp_path):
+    """Base URL of gunicorn serving the test database in production mode with 2 workers.
+
+    Depends on transactional_db so that what a test writes is committed and visible to
+    the server's processes, and so the server stops before the database is flushed.
+    """
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": server_database_url(),
+    }
+    log = open(tmp_path / "gunicorn.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "blogproject.wsgi", "--workers", "2",
+         "--bind", f"127.0.0.1:{port}"],
+        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"gunicorn did not start:\n{(tmp_path / 'gunicorn.log').read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
