@@ -6,6 +6,7 @@ DJANGO_DEBUG=0 makes it production: it then refuses to start without a real
 DJANGO_SECRET_KEY, and turns on the HTTPS protections `check --deploy` asks for.
 """
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -119,8 +120,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    # A file, not memory, so that a server started by a test can share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # A file, not memory, so that a server started by a test can share it; one per
+    # test run, so that runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"blog-test-{os.getpid()}.sqlite3")
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
