@@ -11,7 +11,7 @@ WEB_CONCURRENCY ?= 2
 # protections off because this server is on loopback without TLS.
 PROD_ENV = DJANGO_DEBUG=0 DJANGO_HTTPS=0 DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat .secret_key)}"
 
-.PHONY: install run serve test
+.PHONY: bench install run serve test
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,17 @@ run: serve
 
 test: install
 	$(BIN)/pytest
+
+# The benchmark (benchmarks/run.py): reports/bench.md and charts. Larger runs, e.g.
+#   make bench SCALES="5000 1000000" DATABASES="sqlite postgres"
+SCALES ?= 5000
+DATABASES ?= sqlite
+BENCH_ARGS ?=
+
+$(BIN)/.bench-installed: $(BIN)/.installed benchmarks/requirements.txt
+	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
+	touch $@
+
+bench: $(BIN)/.bench-installed
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
+	$(BIN)/python -m benchmarks.run --scales $(SCALES) --databases $(DATABASES) $(BENCH_ARGS)

@@ -1,0 +1,67 @@
+"""Ready a benchmark database: migrate, seed it to exactly N posts, and name the rows to request.
+
+    DJANGO_SETTINGS_MODULE=benchmarks.settings DATABASE_URL=... python -m benchmarks.data prepare 5000
+    ... python -m benchmarks.data cleanup      # delete what the create-post run wrote
+
+Prints one JSON object: the writer's token and the ids the read endpoints are asked for.
+"""
+import json
+import sys
+
+import django
+
+WRITER = "bench_writer"
+
+
+def seeded_posts():
+    from blog.models import Post
+
+    return Post.objects.exclude(user__username=WRITER)
+
+
+def seed(posts):
+    from django.core.management import call_command, get_commands
+
+    if "seed_blog" in get_commands():
+        call_command("seed_blog", posts=posts, comments=posts, users=max(10, min(1000, posts // 1000)),
+                     replace=True, noinput=True, verbosity=0)
+    else:
+        from benchmarks.load import load
+
+        load(posts)
+
+
+def prepare(posts):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from blog.models import Comment
+
+    call_command("migrate", verbosity=0, interactive=False)
+    cleanup()
+    if seeded_posts().count() != posts:
+        seed(posts)
+    writer, _ = get_user_model().objects.get_or_create(username=WRITER)
+    token, _ = Token.objects.get_or_create(user=writer)
+    newest_comment = Comment.objects.with_related().first()
+    return {
+        "token": token.key,
+        "post_id": seeded_posts().order_by("-created_at", "-id").values_list("id", flat=True).first(),
+        "comment_id": newest_comment.pk,
+        "commented_post_id": newest_comment.post_id,
+    }
+
+
+def cleanup():
+    from blog.models import Post
+
+    Post.objects.filter(user__username=WRITER).delete()
+
+
+if __name__ == "__main__":
+    django.setup()
+    if sys.argv[1] == "prepare":
+        print(json.dumps(prepare(int(sys.argv[2]))))
+    else:
+        cleanup()

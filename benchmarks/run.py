@@ -1,0 +1,221 @@
+"""The benchmark: the tutorial's three stages, then every endpoint under gunicorn against Django's floor.
+
+    python -m benchmarks.run --scales 5000 1000000 --databases sqlite postgres
+
+For each database and scale: seed (or reuse) a database of exactly that many posts,
+measure in-process (the stages; the first and a deep page), then serve it with gunicorn
+(2 sync workers, DEBUG off) and load every read endpoint and create-post with wrk, in
+rounds that also load a constant-JSON Django view on the same server: each endpoint's
+throughput is reported as a ratio to that floor, measured side by side. Writes
+reports/bench.md, reports/bench.json and PNG charts, and prints the tables.
+"""
+import argparse
+import json
+import os
+import platform
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+DATA = PROJECT / "benchmarks" / ".data"
+LUA = PROJECT / "benchmarks" / "wrk_report.lua"
+
+TARGETS = {
+    "floor": ("GET", "/bench/floor"),
+    "post list": ("GET", "/blog/posts?limit=20"),
+    "post detail": ("GET", "/blog/post/{post_id}"),
+    "comment list": ("GET", "/blog/comments?limit=20"),
+    "comment detail": ("GET", "/blog/comment/{comment_id}"),
+    "post's comments": ("GET", "/blog/post/{commented_post_id}/comments"),
+    "create post": ("POST", "/blog/create"),
+}
+TARGET_RATIOS = {"post list": 0.40, "post detail": 0.50}
+
+
+def scale_label(posts):
+    return f"{posts // 1_000_000}m" if posts % 1_000_000 == 0 else (
+        f"{posts // 1000}k" if posts % 1000 == 0 else str(posts))
+
+
+def database_url(database, posts, postgres_url):
+    if database == "sqlite":
+        DATA.mkdir(exist_ok=True)
+        return f"sqlite:///{DATA / f'bench-{posts}.sqlite3'}"
+    return f"{postgres_url.rstrip('/')}/blog_bench{scale_label(posts)}"
+
+
+def create_postgres_database(url):
+    import psycopg
+
+    server, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_env(url):
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_HTTPS": "0",
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": url,
+        "PYTHONWARNINGS": "ignore",
+    }
+
+
+def run_json(args, env):
+    result = subprocess.run([sys.executable, "-m", *args], cwd=PROJECT, env=env,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """gunicorn serving the project with the floor view, 2 sync workers, for one `with` block."""
+
+    def __init__(self, env, workers):
+        self.env, self.workers = env, workers
+        self.url = f"http://127.0.0.1:{free_port()}"
+
+    def __enter__(self):
+        self.log = open(PROJECT / "reports" / "gunicorn.log", "a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "blogproject.wsgi", "--workers", str(self.workers),
+             "--bind", self.url.removeprefix("http://")],
+            cwd=PROJECT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/bench/floor", timeout=2):
+                    return self
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.__exit__()
+                    sys.exit("gunicorn did not start: see reports/gunicorn.log")
+                time.sleep(0.2)
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+def wrk(url, method, path, seconds, connections, token):
+    env = {**os.environ}
+    if method == "POST":
+        env.update(BENCH_METHOD="POST", BENCH_TOKEN=token,
+                   BENCH_BODY=json.dumps({"title": "Benchmark post", "body": "Written by wrk."}))
+    result = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(LUA), url + path],
+        env=env, capture_output=True, text=True, timeout=seconds + 60,
+    )
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    if figures["non_2xx"] or figures["socket_errors"]:
+        print(f"  warning: {path}: {figures['non_2xx']} non-2xx, "
+              f"{figures['socket_errors']} socket errors", file=sys.stderr)
+    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    return figures
+
+
+def load_endpoints(env, ids, args):
+    rounds = {name: [] for name in TARGETS}
+    with Gunicorn(env, args.workers) as server:
+        paths = {name: (method, path.format(**ids)) for name, (method, path) in TARGETS.items()}
+        for method, path in paths.values():  # warm up every worker on every endpoint
+            wrk(server.url, method, path, 1, args.connections, ids["token"])
+        for number in range(args.rounds):
+            for name, (method, path) in paths.items():
+                rounds[name].append(wrk(server.url, method, path, args.seconds, args.connections, ids["token"]))
+            floor = rounds["floor"][-1]["rps"]
+            print(f"  round {number + 1}: floor {floor:,.0f} req/s, post list "
+                  f"{rounds['post list'][-1]['rps'] / floor:.0%}, post detail "
+                  f"{rounds['post detail'][-1]['rps'] / floor:.0%} of it", file=sys.stderr)
+    results = {}
+    for name, runs in rounds.items():
+        # Each round's figure over the floor measured in the same round, then the median.
+        ratios = [run["rps"] / floor["rps"] for run, floor in zip(runs, rounds["floor"])]
+        results[name] = {
+            "path": paths[name][1] if name in paths else TARGETS[name][1],
+            "method": TARGETS[name][0],
+            "rps": statistics.median(run["rps"] for run in runs),
+            "ratio": statistics.median(ratios),
+            "ratios": ratios,
+            **{p: statistics.median(run[p] for run in runs) / 1000 for p in ("p50_us", "p90_us", "p99_us")},
+            "non_2xx": sum(run["non_2xx"] for run in runs),
+        }
+    return results
+
+
+def bench_one(database, posts, args):
+    url = database_url(database, posts, args.postgres_url)
+    print(f"{database}, {posts:,} posts ({url})", file=sys.stderr)
+    if database == "postgres":
+        create_postgres_database(url)
+    env = django_env(url)
+    started = time.monotonic()
+    ids = run_json(["benchmarks.data", "prepare", str(posts)], env)
+    print(f"  ready in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    inprocess = run_json(["benchmarks.inprocess", str(posts)], env)
+    endpoints = load_endpoints(env, ids, args) if not args.no_http else {}
+    # Leave exactly `posts` posts behind, so the next run reuses the database.
+    subprocess.run([sys.executable, "-m", "benchmarks.data", "cleanup"], cwd=PROJECT, env=env, check=True)
+    return {"database": database, "posts": posts, **inprocess, "endpoints": endpoints}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", nargs="+", type=int, default=[5000], help="posts in each database")
+    parser.add_argument("--databases", nargs="+", choices=["sqlite", "postgres"], default=["sqlite"],
+                        help="databases to run on")
+    parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432"),
+                        help="PostgreSQL server; databases blog_bench<scale> are created on it")
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every endpoint and the floor")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--no-http", action="store_true", help="in-process figures only")
+    parser.add_argument("--output", default=str(PROJECT / "reports"), help="where bench.md and charts go")
+    args = parser.parse_args()
+    if not args.no_http and not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get install wrk (Debian's package)")
+
+    from benchmarks import report
+
+    output = Path(args.output)
+    output.mkdir(exist_ok=True)
+    results = [bench_one(database, posts, args) for database in args.databases for posts in args.scales]
+    meta = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT,
+                                 capture_output=True, text=True).stdout.strip(),
+        "machine": f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}",
+        "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
+        "load": f"wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds; "
+                f"gunicorn {args.workers} sync workers",
+    }
+    (output / "bench.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    print(report.write(output, meta, results))
+
+
+if __name__ == "__main__":
+    main()
