@@ -181,6 +181,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_DATA_UPLOAD_MAX_MEMORY_
 BLOG_POST_BODY_MAX_LENGTH = 100_000
 BLOG_COMMENT_BODY_MAX_LENGTH = 10_000
 
+# --- Performance ------------------------------------------------------------
+# A list's `count` over 10,000 rows is reused by each server process for at most
+# this many seconds rather than counted on every request (blog.pagination).
+
+BLOG_COUNT_MAX_AGE = float(os.environ.get("BLOG_COUNT_MAX_AGE", "2"))
+
 # --- REST framework ---------------------------------------------------------
 
 REST_FRAMEWORK = {
