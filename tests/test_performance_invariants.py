@@ -1,0 +1,170 @@
+"""What the performance work relies on, pinned so a later change cannot silently undo it.
+
+Functional tests, not timings: the figures come from `make bench` (benchmarks/).
+"""
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from blog.models import Comment, Post
+from blog.pagination import BlogLimitOffsetPagination, count_cache
+from blog.serializers import PostSerializer
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The count cache's clock, moved by hand; the cache starts empty."""
+    now = [1000.0]
+    monkeypatch.setattr(count_cache, "clock", lambda: now[0])
+    count_cache.clear()
+    yield now
+    count_cache.clear()
+
+
+@pytest.fixture
+def many_posts(user):
+    """25 posts, with created_at ties so that the id tie-break matters."""
+    base = timezone.now()
+    posts = Post.objects.bulk_create(
+        Post(title=f"Post {n}", body="Body", user=user) for n in range(25)
+    )
+    for n, post in enumerate(posts):
+        post.created_at = base - timedelta(minutes=n // 3)
+    Post.objects.bulk_update(posts, ["created_at"])
+    return posts
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("table", "name", "columns"),
+    [
+        ("blog_post", "post_newest_idx", ["created_at", "id"]),
+        ("blog_comment", "comment_newest_idx", ["created_at", "id"]),
+        ("blog_comment", "comment_post_newest_idx", ["post_id", "created_at", "id"]),
+    ],
+)
+def test_composite_index_matching_the_list_ordering_exists(table, name, columns):
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    assert name in constraints, f"{name} is missing: pages become sorts"
+    assert constraints[name]["columns"] == columns
+    assert constraints[name]["orders"][-2:] == ["DESC", "DESC"]
+
+
+def test_deep_offset_page_is_a_deferred_join(api_client, many_posts, monkeypatch, django_assert_num_queries):
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", 10)
+    with django_assert_num_queries(2) as queries:
+        response = api_client.get("/blog/posts", {"limit": 5, "offset": 12})
+    assert len(response.json()["results"]) == 5
+    page_sql = queries.captured_queries[-1]["sql"]
+    assert " IN (SELECT " in page_sql, page_sql
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2, 5, 11, 20, 24, 25])
+def test_deferred_join_returns_what_plain_offset_returns(api_client, many_posts, monkeypatch, offset):
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", float("inf"))
+    plain = api_client.get("/blog/posts", {"limit": 4, "offset": offset}).json()
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", 0)
+    deferred = api_client.get("/blog/posts", {"limit": 4, "offset": offset}).json()
+
+    assert deferred == plain
+    expected = list(Post.objects.order_by("-created_at", "-id").values_list("id", flat=True))
+    assert [post["id"] for post in deferred["results"]] == expected[offset:offset + 4]
+
+
+def test_deferred_join_on_a_posts_comments_returns_what_plain_offset_returns(
+    api_client, make_post, make_comment, monkeypatch
+):
+    post = make_post()
+    for n in range(7):
+        make_comment(post=post, body=f"Comment {n}")
+    make_comment(body="On another post")
+    url = reverse("blog:post-comment-list", kwargs={"pk": post.pk})
+
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", float("inf"))
+    plain = api_client.get(url, {"limit": 3, "offset": 2}).json()
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", 0)
+    deferred = api_client.get(url, {"limit": 3, "offset": 2}).json()
+
+    assert deferred == plain
+    assert len(deferred["results"]) == 3
+
+
+def test_count_staleness_bound_is_well_under_the_load_tests_patience():
+    # The Locust suite re-reads `count` for up to ~15 s to match acknowledged writes.
+    assert 0 < settings.BLOG_COUNT_MAX_AGE <= 5
+
+
+def test_large_count_is_reused_for_at_most_the_staleness_bound(
+    api_client, make_post, clock, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(BlogLimitOffsetPagination, "count_cache_min_rows", 2)
+    make_post(), make_post()
+    assert api_client.get("/blog/posts").json()["count"] == 2
+
+    make_post()
+    clock[0] += settings.BLOG_COUNT_MAX_AGE * 0.9
+    with django_assert_num_queries(1):  # the page only: the count is reused
+        assert api_client.get("/blog/posts").json()["count"] == 2
+
+    clock[0] += settings.BLOG_COUNT_MAX_AGE * 0.2
+    assert api_client.get("/blog/posts").json()["count"] == 3
+
+
+def test_small_count_is_always_exact(api_client, make_post, clock):
+    assert BlogLimitOffsetPagination.count_cache_min_rows > 1000
+    make_post()
+    assert api_client.get("/blog/posts").json()["count"] == 1
+    make_post()
+    assert api_client.get("/blog/posts").json()["count"] == 2
+
+
+def test_counts_of_different_lists_are_kept_apart(api_client, make_post, make_comment, clock, monkeypatch):
+    monkeypatch.setattr(BlogLimitOffsetPagination, "count_cache_min_rows", 1)
+    first, second = make_post(), make_post()
+    make_comment(post=first), make_comment(post=first), make_comment(post=second)
+
+    def count(url):
+        return api_client.get(url).json()["count"]
+
+    assert count("/blog/posts") == 2
+    assert count("/blog/comments") == 3
+    assert count(reverse("blog:post-comment-list", kwargs={"pk": first.pk})) == 2
+    assert count(reverse("blog:post-comment-list", kwargs={"pk": second.pk})) == 1
+
+
+@pytest.mark.parametrize("host", ["testserver", "api.example.com:8080"])
+def test_url_field_equals_the_reverse_result(api_client, make_comment, host, settings):
+    settings.ALLOWED_HOSTS = ["testserver", "api.example.com"]
+    comment = make_comment()
+    post = comment.post
+
+    def absolute(name, pk):
+        return f"http://{host}" + reverse(name, kwargs={"pk": pk})
+
+    with_host = {"HTTP_HOST": host}
+    posts = api_client.get("/blog/posts", **with_host).json()["results"]
+    assert [p["url"] for p in posts] == [absolute("blog:post-detail", post.pk)]
+    detail = api_client.get(reverse("blog:post-detail", kwargs={"pk": post.pk}), **with_host).json()
+    assert detail["url"] == absolute("blog:post-detail", post.pk)
+    comments = api_client.get("/blog/comments", **with_host).json()["results"]
+    assert [c["url"] for c in comments] == [absolute("blog:comment-detail", comment.pk)]
+
+
+@pytest.mark.parametrize("host", ["a.example.com", "b.example.com"])
+def test_url_template_is_not_carried_from_one_request_to_the_next(api_client, make_post, host, settings):
+    settings.ALLOWED_HOSTS = ["a.example.com", "b.example.com"]
+    make_post(), make_post()
+    urls = [p["url"] for p in api_client.get("/blog/posts", HTTP_HOST=host).json()["results"]]
+    assert all(url.startswith(f"http://{host}/blog/post/") for url in urls)
+
+
+def test_serializer_fields_built_once_are_copied_per_instance():
+    first, second = PostSerializer(), PostSerializer()
+    assert first.fields["title"] is not second.fields["title"]
+    assert first.fields["title"].parent is first
+    assert first.fields["user"].fields["username"] is not second.fields["user"].fields["username"]
