@@ -17,7 +17,8 @@ class FailedLoginThrottle(SimpleRateThrottle):
         username = request.data.get("username") if hasattr(request.data, "get") else None
         if not isinstance(username, str) or not username:
             return None
-        ident = hashlib.sha256(username.casefold().encode()).hexdigest()
+        # surrogatepass: JSON may carry a lone surrogate, which plain UTF-8 cannot encode.
+        ident = hashlib.sha256(username.casefold().encode(errors="surrogatepass")).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def allow_request(self, request, view):
