@@ -17,12 +17,25 @@ from .serializers import (
 from .throttling import FailedLoginThrottle
 
 ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
-VALIDATION_ERROR = OpenApiResponse(description="Field-keyed validation errors.")
+VALIDATION_ERROR = OpenApiResponse(
+    response={
+        "type": "object",
+        "additionalProperties": {
+            "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]
+        },
+    },
+    description="Messages keyed by field (`non_field_errors` for the whole body), "
+    "or a `detail` message when the body cannot be parsed.",
+)
+# Any request body: over DATA_UPLOAD_MAX_MEMORY_SIZE, or of a media type no parser reads.
+BODY_ERRORS = {413: ERROR, 415: ERROR}
 
 
 class LoginView(ObtainAuthToken):
     """DRF's token login, with repeated failures for one username throttled."""
 
+    # No authentication: a stale token or session must not stand between a client and a new token.
+    authentication_classes = []
     throttle_classes = [FailedLoginThrottle]
 
     def get_throttles(self):
@@ -36,6 +49,7 @@ class LoginView(ObtainAuthToken):
             200: inline_serializer("Token", {"token": serializers.CharField()}),
             400: VALIDATION_ERROR,
             429: ERROR,
+            **BODY_ERRORS,
         },
     )
     def post(self, request, *args, **kwargs):
@@ -47,19 +61,19 @@ class LoginView(ObtainAuthToken):
             raise
 
 
-@extend_schema(responses={200: PostSerializer})
+@extend_schema(responses={200: PostSerializer, 401: ERROR})
 class PostList(generics.ListAPIView):
     queryset = Post.objects.with_author()
     serializer_class = PostSerializer
 
 
-@extend_schema(responses={200: PostSerializer, 404: ERROR})
+@extend_schema(responses={200: PostSerializer, 401: ERROR, 404: ERROR})
 class PostDetail(generics.RetrieveAPIView):
     queryset = Post.objects.with_author()
     serializer_class = PostSerializer
 
 
-@extend_schema(responses={201: PostCreateSerializer, 400: VALIDATION_ERROR, 401: ERROR})
+@extend_schema(responses={201: PostCreateSerializer, 400: VALIDATION_ERROR, 401: ERROR, **BODY_ERRORS})
 class PostCreate(generics.CreateAPIView):
     serializer_class = PostCreateSerializer
     permission_classes = [IsAuthenticated]
@@ -68,19 +82,19 @@ class PostCreate(generics.CreateAPIView):
         serializer.save(user=self.request.user)
 
 
-@extend_schema(responses={200: CommentSerializer})
+@extend_schema(responses={200: CommentSerializer, 401: ERROR})
 class CommentList(generics.ListAPIView):
     queryset = Comment.objects.with_related()
     serializer_class = CommentSerializer
 
 
-@extend_schema(responses={200: CommentSerializer, 404: ERROR})
+@extend_schema(responses={200: CommentSerializer, 401: ERROR, 404: ERROR})
 class CommentDetail(generics.RetrieveAPIView):
     queryset = Comment.objects.with_related()
     serializer_class = CommentSerializer
 
 
-@extend_schema(responses={200: CommentSerializer, 404: ERROR})
+@extend_schema(responses={200: CommentSerializer, 401: ERROR, 404: ERROR})
 class PostCommentList(generics.ListAPIView):
     serializer_class = CommentSerializer
 
@@ -97,7 +111,9 @@ class PostCommentList(generics.ListAPIView):
 
 
 @extend_schema(
-    responses={201: CommentCreateSerializer, 400: VALIDATION_ERROR, 401: ERROR, 404: ERROR}
+    responses={
+        201: CommentCreateSerializer, 400: VALIDATION_ERROR, 401: ERROR, 404: ERROR, **BODY_ERRORS
+    }
 )
 class CommentCreate(generics.CreateAPIView):
     serializer_class = CommentCreateSerializer
