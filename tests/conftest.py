@@ -24,6 +24,16 @@ def api_client():
 
 
 @pytest.fixture
+def fast_password_hashing(settings):
+    """Cheap password hashes for tests that make many users or log in often (PBKDF2: ~0.25 s each).
+
+    Only where passwords are checked in the test's own process: a server started by a
+    test does not accept these hashes.
+    """
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
 def make_user(db):
     def make_user(username="alice", password="correct-horse-battery"):
         return get_user_model().objects.create_user(username=username, password=password)
