@@ -1,4 +1,4 @@
-"""A quick bulk loader for benchmark data, used until `manage.py seed_blog` is available.
+"""A quick bulk loader for benchmark data, used where `manage.py seed_blog` is not available.
 
     DJANGO_SETTINGS_MODULE=benchmarks.settings DATABASE_URL=... python -m benchmarks.load 5000
 """
