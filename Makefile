@@ -11,7 +11,7 @@ WEB_CONCURRENCY ?= 2
 # protections off because this server is on loopback without TLS.
 PROD_ENV = DJANGO_DEBUG=0 DJANGO_HTTPS=0 DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat .secret_key)}"
 
-.PHONY: bench install run serve test
+.PHONY: bench install loadtest run serve test
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,23 @@ serve: install .secret_key
 	$(PROD_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(PROD_ENV) $(BIN)/gunicorn blogproject.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY)
 
-run: serve
+# The API (the `serve` steps, unless something already answers at API_URL) in the
+# background and the Locust web UI (http://localhost:8089) pointed at it; Ctrl-C stops both.
+API_URL ?= http://$(HOST):$(PORT)
+run: install
+	MAKE="$(MAKE)" sh loadtests/with_api.sh $(API_URL) $(BIN)/locust -f loadtests/locustfile.py --host $(API_URL)
+
+# Headless and bounded: USERS users, SPAWN_RATE more a second, for RUN_TIME, against
+# API_URL (started as in `run` if nothing answers there). Writes reports/loadtest.html and
+# reports/loadtest_*.csv. Exits 1 when over 1% of requests fail, the p95 is over 500 ms,
+# or an acknowledged write is lost (BLOG_LOADTEST_* settings: loadtests/locustfile.py).
+USERS ?= 20
+SPAWN_RATE ?= 5
+RUN_TIME ?= 1m
+loadtest: install
+	MAKE="$(MAKE)" sh loadtests/with_api.sh $(API_URL) $(BIN)/locust -f loadtests/locustfile.py \
+		--headless --host $(API_URL) --users $(USERS) --spawn-rate $(SPAWN_RATE) --run-time $(RUN_TIME) \
+		--html reports/loadtest.html --csv reports/loadtest
 
 test: install
 	$(BIN)/pytest
