@@ -18,8 +18,8 @@ def tables(meta, results):
         f"{meta['date']}, commit {meta['commit']}; {meta['machine']}.",
         f"Command: `{meta['command']}`; load: {meta['load']}.",
         "Throughput is each endpoint's requests per second over the floor's (a minimal Django view "
-        "returning constant JSON, served by the same gunicorn) measured in the same round; "
-        "the median of the rounds is shown.",
+        "returning constant JSON, served by the same gunicorn) measured just before it; the median "
+        "of the rounds is shown, with the lowest and highest round in brackets.",
         "",
     ]
     staged = [r for r in results if r["stages"]]
@@ -29,7 +29,8 @@ def tables(meta, results):
         for r in staged:
             for s in r["stages"]:
                 lines.append(f"| {label(r)} | {s['stage']} | {s['queries']:,} | {fmt_ms(s['ms'])} | {s['bytes']:,} |")
-        lines.append("")
+        lines += ["", "Stage 3 is the steady state: the count is reused for up to BLOG_COUNT_MAX_AGE "
+                  "seconds, so a page is one query, two when the count is refreshed.", ""]
     with_http = [r for r in results if r["endpoints"]]
     if with_http:
         lines += ["## Endpoints under gunicorn, as a share of the floor", "",
@@ -37,7 +38,8 @@ def tables(meta, results):
                   "|---|---|--:|--:|--:|--:|--:|"]
         for r in with_http:
             for name, e in r["endpoints"].items():
-                share = "100%" if name == "floor" else f"{e['ratio']:.0%}"
+                share = "100%" if name == "floor" else (
+                    f"{e['ratio']:.0%} ({min(e['ratios']):.0%}–{max(e['ratios']):.0%})")
                 lines.append(f"| {label(r)} | {e['method']} {e['path']} | {e['rps']:,.0f} | {share} | "
                              f"{fmt_ms(e['p50_us'])} | {fmt_ms(e['p90_us'])} | {fmt_ms(e['p99_us'])} |")
         lines.append("")

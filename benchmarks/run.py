@@ -4,8 +4,8 @@
 
 For each database and scale: seed (or reuse) a database of exactly that many posts,
 measure in-process (the stages; the first and a deep page), then serve it with gunicorn
-(2 sync workers, DEBUG off) and load every read endpoint and create-post with wrk, in
-rounds that also load a constant-JSON Django view on the same server: each endpoint's
+(2 sync workers, DEBUG off) and load every read endpoint and create-post with wrk, each
+run right after a run of a constant-JSON Django view on the same server: each endpoint's
 throughput is reported as a ratio to that floor, measured side by side. Writes
 reports/bench.md, reports/bench.json and PNG charts, and prints the tables.
 """
@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import secrets
+import signal
 import shutil
 import socket
 import statistics
@@ -138,31 +139,37 @@ def wrk(url, method, path, seconds, connections, token):
 
 
 def load_endpoints(env, ids, args):
-    rounds = {name: [] for name in TARGETS}
+    """Every endpoint's figures, each run paired with a floor run just before it."""
+    paths = {name: (method, path.format(**ids)) for name, (method, path) in TARGETS.items()}
+    floors, pairs = [], {name: [] for name in paths if name != "floor"}
     with Gunicorn(env, args.workers) as server:
-        paths = {name: (method, path.format(**ids)) for name, (method, path) in TARGETS.items()}
         for method, path in paths.values():  # warm up every worker on every endpoint
             wrk(server.url, method, path, 1, args.connections, ids["token"])
         for number in range(args.rounds):
-            for name, (method, path) in paths.items():
-                rounds[name].append(wrk(server.url, method, path, args.seconds, args.connections, ids["token"]))
-            floor = rounds["floor"][-1]["rps"]
-            print(f"  round {number + 1}: floor {floor:,.0f} req/s, post list "
-                  f"{rounds['post list'][-1]['rps'] / floor:.0%}, post detail "
-                  f"{rounds['post detail'][-1]['rps'] / floor:.0%} of it", file=sys.stderr)
-    results = {}
-    for name, runs in rounds.items():
-        # Each round's figure over the floor measured in the same round, then the median.
-        ratios = [run["rps"] / floor["rps"] for run, floor in zip(runs, rounds["floor"])]
-        results[name] = {
-            "path": paths[name][1] if name in paths else TARGETS[name][1],
-            "method": TARGETS[name][0],
+            for name in pairs:
+                # The machine is shared: a floor measured seconds before is the fairest
+                # yardstick for this run; one measured a minute earlier is not.
+                floor = wrk(server.url, *paths["floor"], args.seconds, args.connections, ids["token"])
+                run = wrk(server.url, *paths[name], args.seconds, args.connections, ids["token"])
+                floors.append(floor)
+                pairs[name].append((run, run["rps"] / floor["rps"]))
+            print(f"  round {number + 1}: post list {pairs['post list'][-1][1]:.0%}, post detail "
+                  f"{pairs['post detail'][-1][1]:.0%} of the floor", file=sys.stderr)
+
+    def summary(name, runs, ratios):
+        return {
+            "method": paths[name][0],
+            "path": paths[name][1],
             "rps": statistics.median(run["rps"] for run in runs),
             "ratio": statistics.median(ratios),
             "ratios": ratios,
             **{p: statistics.median(run[p] for run in runs) / 1000 for p in ("p50_us", "p90_us", "p99_us")},
             "non_2xx": sum(run["non_2xx"] for run in runs),
         }
+
+    results = {"floor": summary("floor", floors, [1.0])}
+    for name, runs in pairs.items():
+        results[name] = summary(name, [run for run, _ in runs], [ratio for _, ratio in runs])
     return results
 
 
@@ -189,13 +196,15 @@ def main():
                         help="databases to run on")
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432"),
                         help="PostgreSQL server; databases blog_bench<scale> are created on it")
-    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of every endpoint and the floor")
+    parser.add_argument("--seconds", type=int, default=3, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of every endpoint, each after a floor run")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--no-http", action="store_true", help="in-process figures only")
     parser.add_argument("--output", default=str(PROJECT / "reports"), help="where bench.md and charts go")
     args = parser.parse_args()
+    # Stop gunicorn on a plain kill too, not only on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
     if not args.no_http and not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk (Debian's package)")
 
@@ -210,8 +219,8 @@ def main():
                                  capture_output=True, text=True).stdout.strip(),
         "machine": f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}",
         "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
-        "load": f"wrk -t2 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds; "
-                f"gunicorn {args.workers} sync workers",
+        "load": f"wrk -t2 -c{args.connections} -d{args.seconds}s per run, {args.rounds} rounds of "
+                f"(floor, endpoint) pairs; gunicorn {args.workers} sync workers",
     }
     (output / "bench.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     print(report.write(output, meta, results))
