@@ -444,7 +444,6 @@ class RunVerdict:
         self.start()
 
     def start(self):
-        self.aborted = False
         self.counts_before = None
         self.workers = set()
         self.worker_tallies = {}
@@ -500,7 +499,6 @@ def target_problem(environment):
 
 def abort_run(environment, message):
     """Stop the run before any user starts, with the message and exit code 1."""
-    VERDICT.aborted = True
     VERDICT.problems.append(message)
     logger.error(message)
     runner = environment.runner
@@ -557,7 +555,7 @@ def acknowledged_writes(environment):
         logger.warning("No final tally from workers %s: counting their last reports", late)
     tallies = VERDICT.worker_tallies.values()
     totals = {kind: sum(tally[kind] for tally in tallies) for kind in ("posts", "comments")}
-    return totals, f" (totals of {len(tallies)} workers)"
+    return totals, f" (totals of {len(tallies)} worker{'' if len(tallies) == 1 else 's'})"
 
 
 def waiting_for_workers():

@@ -28,7 +28,7 @@ WRITER_REQUESTS = {
     ("POST", "/blog/post/[id]/comment/create"),
 }
 INTEGRITY = re.compile(
-    r"Integrity( \(totals of (\d+) workers\))?: acknowledged (\d+), stored (\d+) .*: (no writes lost|.* LOST)"
+    r"Integrity( \(totals of (\d+) workers?\))?: acknowledged (\d+), stored (\d+) .*: (no writes lost|.* LOST)"
 )
 
 
