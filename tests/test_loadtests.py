@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -46,12 +47,12 @@ def seed(accounts=10, pattern="seed_user_{n}", posts=30, comments=60):
     )
 
 
-def run_locust(server_url, tmp_path, *options, env=None, run_time="6s", users=4):
+def run_locust(server_url, tmp_path, *options, env=None, run_time="6s", users=4, meanwhile=None):
     """Run the locustfile headless: its exit code, its output, and its final stats by (method, name).
 
-    The stats come from --json-file, written once at exit with the final figures (the CSV
-    files lag by up to a second). With --processes every process would write that file,
-    so distributed runs get none.
+    `meanwhile`, if given, is called every 0.2 s while Locust runs. The stats come from
+    --json-file, written once at exit with the final figures (the CSV files lag by up to a
+    second); with --processes every process would write that file, so those runs get none.
     """
     distributed = "--processes" in options
     command = [
@@ -66,15 +67,27 @@ def run_locust(server_url, tmp_path, *options, env=None, run_time="6s", users=4)
     # This file's options only, not whatever the developer's shell exports.
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("BLOG_", "LOCUST_"))}
     environment.update({"BLOG_SEED_PASSWORD": PASSWORD, **(env or {})})
-    result = subprocess.run(
-        command, cwd=PROJECT_DIR, env=environment, capture_output=True, text=True, timeout=120,
-    )
-    output = result.stdout + result.stderr
+    with open(tmp_path / "locust.log", "w") as log:
+        process = subprocess.Popen(
+            command, cwd=PROJECT_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while process.poll() is None and time.monotonic() < deadline:
+                if meanwhile:
+                    meanwhile()
+                time.sleep(0.2)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)  # Locust and the workers it forked
+                process.wait()
+    output = (tmp_path / "locust.log").read_text()
     stats = {}
-    if not distributed:
+    if not distributed and (tmp_path / "stats.json").exists():
         entries = json.loads((tmp_path / "stats.json").read_text())
         stats = {(entry["method"], entry["name"]): entry for entry in entries}
-    return result.returncode, output, stats
+    return process.returncode, output, stats
 
 
 def requests_made(stats):
@@ -140,6 +153,24 @@ def test_run_over_the_p95_threshold_exits_1(server_url, tmp_path):
     assert "Load test failed: p95 response time" in output
     assert "is over --blog-max-p95-ms 0" in output
     assert failures(stats) == 0
+
+
+def test_acknowledged_writes_missing_afterwards_fail_the_run(server_url, tmp_path):
+    seed()
+    seeded = list(Post.objects.values_list("id", flat=True))
+
+    def lose_new_posts():
+        Post.objects.exclude(id__in=seeded).delete()
+
+    code, output, _ = run_locust(
+        server_url, tmp_path, "--blog-write-percent", "100", env={"BLOG_LOADTEST_SETTLE_SECONDS": "1"},
+        run_time="3s", users=2, meanwhile=lose_new_posts,
+    )
+
+    assert code == 1, output
+    [(_, _, acknowledged, stored, verdict)] = INTEGRITY.findall(output)
+    assert verdict.endswith("acknowledged writes LOST"), output
+    assert int(stored) < int(acknowledged)
 
 
 def test_start_stops_the_run_against_an_empty_database(server_url, tmp_path):
