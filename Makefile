@@ -29,6 +29,7 @@ install: $(BIN)/.installed
 serve: install .secret_key
 	$(PROD_ENV) $(BIN)/python manage.py migrate --noinput -v0
 	$(PROD_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
+	$(PROD_ENV) $(BIN)/python manage.py seed_blog --if-empty
 	$(PROD_ENV) $(BIN)/gunicorn blogproject.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY)
 
 # The API (the `serve` steps, unless something already answers at API_URL) in the
