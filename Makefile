@@ -30,7 +30,7 @@ serve: install .secret_key
 	$(PROD_ENV) $(BIN)/python manage.py migrate --noinput -v0
 	$(PROD_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(PROD_ENV) $(BIN)/python manage.py seed_blog --if-empty
-	$(PROD_ENV) $(BIN)/gunicorn blogproject.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY)
+	$(PROD_ENV) $(BIN)/gunicorn blogproject.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) --no-control-socket
 
 # The API (the `serve` steps, unless something already answers at API_URL) in the
 # background and the Locust web UI (http://localhost:8089) pointed at it; Ctrl-C stops both.

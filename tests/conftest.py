@@ -109,7 +109,9 @@ def server_url(transactional_db, tmp_path):
     log = open(tmp_path / "gunicorn.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "blogproject.wsgi", "--workers", "2",
-         "--bind", f"127.0.0.1:{port}"],
+         "--bind", f"127.0.0.1:{port}",
+         # gunicorn's control socket has one default path: servers side by side would share it.
+         "--no-control-socket"],
         cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
