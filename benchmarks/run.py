@@ -189,6 +189,28 @@ def bench_one(database, posts, args):
     return {"database": database, "posts": posts, **inprocess, "endpoints": endpoints}
 
 
+def compare_scales(database, small, large, args):
+    """The first page at the largest scale over the smallest, both served at once, alternated."""
+    envs = [django_env(database_url(database, posts, args.postgres_url)) for posts in (small, large)]
+    path = TARGETS["post list"][1]
+    print(f"{database}: first page, {large:,} against {small:,} posts side by side", file=sys.stderr)
+    with Gunicorn(envs[0], args.workers) as small_server, Gunicorn(envs[1], args.workers) as large_server:
+        for server in (small_server, large_server):
+            wrk(server.url, "GET", path, 1, args.connections, "")
+        rounds = []
+        for _ in range(args.rounds):
+            small_run = wrk(small_server.url, "GET", path, args.seconds, args.connections, "")
+            large_run = wrk(large_server.url, "GET", path, args.seconds, args.connections, "")
+            rounds.append((small_run["rps"], large_run["rps"]))
+    ratios = [large_rps / small_rps for small_rps, large_rps in rounds]
+    return {
+        "database": database, "small": small, "large": large,
+        "small_rps": statistics.median(r[0] for r in rounds),
+        "large_rps": statistics.median(r[1] for r in rounds),
+        "ratio": statistics.median(ratios), "ratios": ratios,
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", nargs="+", type=int, default=[5000], help="posts in each database")
@@ -213,6 +235,10 @@ def main():
     output = Path(args.output)
     output.mkdir(exist_ok=True)
     results = [bench_one(database, posts, args) for database in args.databases for posts in args.scales]
+    at_scale = []
+    if len(set(args.scales)) > 1 and not args.no_http:
+        at_scale = [compare_scales(database, min(args.scales), max(args.scales), args)
+                    for database in args.databases]
     meta = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT,
@@ -222,8 +248,9 @@ def main():
         "load": f"wrk -t2 -c{args.connections} -d{args.seconds}s per run, {args.rounds} rounds of "
                 f"(floor, endpoint) pairs; gunicorn {args.workers} sync workers",
     }
-    (output / "bench.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
-    print(report.write(output, meta, results))
+    (output / "bench.json").write_text(
+        json.dumps({"meta": meta, "results": results, "at_scale": at_scale}, indent=1))
+    print(report.write(output, meta, results, at_scale))
 
 
 if __name__ == "__main__":
