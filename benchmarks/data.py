@@ -65,9 +65,19 @@ def prepare(posts):
 
 
 def cleanup():
-    from blog.models import Post
+    from django.db import connection
+
+    from blog.models import Comment, Post
 
     Post.objects.filter(user__username=WRITER).delete()
+    if connection.vendor == "postgresql":
+        # The create-post runs leave dead rows and pages no longer marked all-visible,
+        # which autovacuum gets to only after 20% of the table changed; until then an
+        # index-only walk visits the heap too (a deep page at 1,000,000 posts: 60 ms
+        # instead of 35). Vacuum, so that every run starts from the same table.
+        with connection.cursor() as cursor:
+            for model in (Post, Comment):
+                cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 if __name__ == "__main__":
