@@ -42,11 +42,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='post',
-            index=models.Index(fields=['-created_at', '-id'], name='post_newest_idx'),
+            index=models.Index(fields=['created_at', 'id'], name='post_newest_idx'),
         ),
         migrations.AddIndex(
             model_name='comment',
-            index=models.Index(fields=['-created_at', '-id'], name='comment_newest_idx'),
+            index=models.Index(fields=['created_at', 'id'], name='comment_newest_idx'),
         ),
         migrations.AddIndex(
             model_name='comment',
