@@ -55,12 +55,12 @@ def prepare(posts):
         seed(posts)
     writer, _ = get_user_model().objects.get_or_create(username=WRITER)
     token, _ = Token.objects.get_or_create(user=writer)
-    newest_comment = Comment.objects.with_related().first()
+    newest_comment = Comment.objects.values("id", "post_id").first()
     return {
         "token": token.key,
         "post_id": seeded_posts().order_by("-created_at", "-id").values_list("id", flat=True).first(),
-        "comment_id": newest_comment.pk,
-        "commented_post_id": newest_comment.post_id,
+        "comment_id": newest_comment["id"],
+        "commented_post_id": newest_comment["post_id"],
     }
 
 

@@ -2,37 +2,11 @@ from django.conf import settings
 from django.db import models
 
 
-class PostQuerySet(models.QuerySet):
-    def with_author(self):
-        """Newest first, with the author's id and username joined in."""
-        return (
-            self.select_related("user")
-            .only("id", "title", "body", "created_at", "user__id", "user__username")
-            .order_by("-created_at", "-id")
-        )
-
-
-class CommentQuerySet(models.QuerySet):
-    def with_related(self):
-        """Newest first, with the author and the post's id and title joined in."""
-        return (
-            self.select_related("user", "post")
-            .only(
-                "id", "body", "created_at",
-                "user__id", "user__username",
-                "post__id", "post__title",
-            )
-            .order_by("-created_at", "-id")
-        )
-
-
 class Post(models.Model):
     title = models.CharField(max_length=500)
     body = models.TextField()
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts")
     created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = PostQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -55,8 +29,6 @@ class Comment(models.Model):
     body = models.TextField()
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments")
     created_at = models.DateTimeField(auto_now_add=True)
-
-    objects = CommentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -65,10 +65,18 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
             self.display_page_controls = True
         if self.count == 0 or self.offset > self.count:
             return []
+        # A view's CompiledRows (blog.rows) reads its rows; not a view with filter
+        # backends, whose queryset is narrowed per request.
+        rows = getattr(view, "rows", None)
+        if getattr(view, "filter_backends", None):
+            rows = None
         if self.offset < self.deferred_join_offset:
+            if rows is not None:
+                return rows.fetch(limit=self.limit, offset=self.offset, **view.kwargs)
             return list(queryset[self.offset:self.offset + self.limit])
         # Deferred join: walk the ordering's index for the page's ids alone (index-only),
         # then fetch and join just those rows; the same rows as a plain OFFSET, without
         # reading and joining every skipped row.
         page_ids = queryset.values("pk")[self.offset:self.offset + self.limit]
-        return list(queryset.filter(pk__in=page_ids))
+        page = queryset.filter(pk__in=page_ids)
+        return list(rows.values(page) if rows is not None else page)

@@ -1,0 +1,110 @@
+"""Rows of a values() queryset, by SQL the ORM compiles once per process instead of per request.
+
+Django turns a queryset into SQL each time it is evaluated. For a page of posts joined to
+their authors that costs three times the query itself, and building model instances from
+the rows costs as much again (benchmarks/). A read endpoint asks the same question every
+time with different values, so its queryset is compiled on first use and the SQL is then
+run with each request's values: the ORM still writes every query, once.
+"""
+import inspect
+import threading
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
+
+
+class CompiledRows:
+    """A queryset's values(*fields), compiled once per process, fetched as dicts with new values.
+
+    `build` returns the queryset; its parameters (e.g. `pk`) are the values that change
+    from one fetch to the next. To find where they go in the SQL it is called once with a
+    distinct placeholder for each, which must then appear among the query's parameters.
+    """
+
+    def __init__(self, build, fields):
+        self.build = build
+        self.fields = tuple(fields)
+        self.names = tuple(inspect.signature(build).parameters)
+        self._compiled = None
+        self._lock = threading.Lock()
+
+    def queryset(self, **values):
+        """The ORM's own queryset for these values, as model instances: for counting, and
+        for walking an index to a deep page (values() joins would get in the way)."""
+        return self.build(**values)
+
+    def values(self, queryset):
+        """A queryset's rows as fetch() gives them, read by the ORM."""
+        return queryset.values(*self.fields)
+
+    def fetch(self, *, limit=None, offset=0, **values):
+        """The rows for these values, as the queryset's dicts; a slice when limit is given."""
+        compiled = self._compile()
+        params = list(compiled.params)
+        for name, positions in compiled.slots.items():
+            for position in positions:
+                params[position] = values[name]
+        sql = compiled.sql
+        if limit is not None:
+            # The same clause on SQLite, PostgreSQL and MySQL; here as parameters, so
+            # that one statement serves every page.
+            sql += " LIMIT %s OFFSET %s"
+            params += [limit, offset]
+        connection = connections[compiled.using]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        names, converters = compiled.names, compiled.converters
+        result = []
+        for row in rows:
+            if converters:
+                row = list(row)
+                for position, functions, expression in converters:
+                    value = row[position]
+                    for convert in functions:
+                        value = convert(value, expression, connection)
+                    row[position] = value
+            result.append(dict(zip(names, row)))
+        return result
+
+    def _compile(self):
+        if self._compiled is None:
+            with self._lock:
+                if self._compiled is None:
+                    self._compiled = _Compiled(self.values, self.build, self.names)
+        return self._compiled
+
+
+class _Compiled:
+    # Placeholders no real id takes: negative and far outside any sequence.
+    FIRST_PLACEHOLDER = -7_919_000_000_000_001
+
+    def __init__(self, values, build, names):
+        placeholders = {name: self.FIRST_PLACEHOLDER - n for n, name in enumerate(names)}
+        queryset = values(build(**placeholders))
+        query = queryset.query
+        if query.low_mark or query.high_mark is not None:
+            raise ImproperlyConfigured("CompiledRows: build an unsliced queryset; fetch() slices it.")
+        self.using = queryset.db
+        compiler = query.get_compiler(using=self.using)
+        sql, params = compiler.as_sql()
+        self.sql, self.params = sql, tuple(params)
+        self.slots = {
+            name: [position for position, param in enumerate(self.params) if param == placeholder]
+            for name, placeholder in placeholders.items()
+        }
+        for name, positions in self.slots.items():
+            if not positions or str(placeholders[name]) in sql:
+                raise ImproperlyConfigured(
+                    f"CompiledRows: {name!r} must reach the SQL as a query parameter, "
+                    "e.g. as a filter value."
+                )
+        # The names values() gives its dicts, in column order (as Django's ValuesIterable).
+        self.names = list(query.selected) if query.selected else [
+            *query.extra_select, *query.values_select, *query.annotation_select
+        ]
+        columns = [select[0] for select in compiler.select[:compiler.col_count]]
+        self.converters = [
+            (position, functions, expression)
+            for position, (functions, expression) in compiler.get_converters(columns).items()
+        ]
