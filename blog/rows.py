@@ -55,23 +55,20 @@ class CompiledRows:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         names, converters = compiled.names, compiled.converters
-        result = []
-        for row in rows:
-            if converters:
-                row = list(row)
-                for position, functions, expression in converters:
-                    value = row[position]
-                    for convert in functions:
-                        value = convert(value, expression, connection)
-                    row[position] = value
-            result.append(dict(zip(names, row)))
+        result = [dict(zip(names, row)) for row in rows]
+        for row in result if converters else ():
+            for name, functions, expression in converters:
+                value = row[name]
+                for convert in functions:
+                    value = convert(value, expression, connection)
+                row[name] = value
         return result
 
     def _compile(self):
         if self._compiled is None:
             with self._lock:
                 if self._compiled is None:
-                    self._compiled = _Compiled(self.values, self.build, self.names)
+                    self._compiled = _Compiled(self)
         return self._compiled
 
 
@@ -79,9 +76,9 @@ class _Compiled:
     # Placeholders no real id takes: negative and far outside any sequence.
     FIRST_PLACEHOLDER = -7_919_000_000_000_001
 
-    def __init__(self, values, build, names):
-        placeholders = {name: self.FIRST_PLACEHOLDER - n for n, name in enumerate(names)}
-        queryset = values(build(**placeholders))
+    def __init__(self, rows):
+        placeholders = {name: self.FIRST_PLACEHOLDER - n for n, name in enumerate(rows.names)}
+        queryset = rows.values(rows.build(**placeholders))
         query = queryset.query
         if query.low_mark or query.high_mark is not None:
             raise ImproperlyConfigured("CompiledRows: build an unsliced queryset; fetch() slices it.")
@@ -105,6 +102,6 @@ class _Compiled:
         ]
         columns = [select[0] for select in compiler.select[:compiler.col_count]]
         self.converters = [
-            (position, functions, expression)
+            (self.names[position], functions, expression)
             for position, (functions, expression) in compiler.get_converters(columns).items()
         ]
