@@ -19,27 +19,11 @@ def seeded_posts():
     return Post.objects.exclude(user__username=WRITER)
 
 
-def loaded_by_stand_in():
-    """Whether benchmarks/load.py seeded this database though seed_blog now exists."""
-    from django.contrib.auth import get_user_model
-    from django.core.management import get_commands
-
-    return "seed_blog" in get_commands() and get_user_model().objects.filter(
-        username__startswith="bench_user_").exists()
-
-
 def seed(posts):
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command, get_commands
+    from django.core.management import call_command
 
-    if "seed_blog" in get_commands():
-        call_command("seed_blog", posts=posts, comments=posts, users=max(10, min(1000, posts // 1000)),
-                     seed=1, clear=True, interactive=False, verbosity=0)
-        get_user_model().objects.filter(username__startswith="bench_user_").delete()
-    else:
-        from benchmarks.load import load
-
-        load(posts)
+    call_command("seed_blog", posts=posts, comments=posts, users=max(10, min(1000, posts // 1000)),
+                 seed=1, clear=True, interactive=False, verbosity=0)
 
 
 def prepare(posts):
@@ -51,7 +35,7 @@ def prepare(posts):
 
     call_command("migrate", verbosity=0, interactive=False)
     cleanup()
-    if seeded_posts().count() != posts or loaded_by_stand_in():
+    if seeded_posts().count() != posts:
         seed(posts)
     writer, _ = get_user_model().objects.get_or_create(username=WRITER)
     token, _ = Token.objects.get_or_create(user=writer)
