@@ -5,7 +5,6 @@ Functional tests, not timings: the figures come from `make bench` (benchmarks/).
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -14,18 +13,8 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from blog.models import Comment, Post
-from blog.pagination import BlogLimitOffsetPagination, count_cache
+from blog.pagination import BlogLimitOffsetPagination
 from blog.serializers import CommentSerializer, PostSerializer
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The count cache's clock, moved by hand; the cache starts empty."""
-    now = [1000.0]
-    monkeypatch.setattr(count_cache, "clock", lambda: now[0])
-    count_cache.clear()
-    yield now
-    count_cache.clear()
 
 
 @pytest.fixture
@@ -122,38 +111,7 @@ def test_deferred_join_on_a_posts_comments_returns_what_plain_offset_returns(
     assert len(deferred["results"]) == 3
 
 
-def test_count_staleness_bound_is_well_under_the_load_tests_patience():
-    # The Locust suite re-reads `count` for up to ~15 s to match acknowledged writes.
-    assert 0 < settings.BLOG_COUNT_MAX_AGE <= 5
-
-
-def test_large_count_is_reused_for_at_most_the_staleness_bound(
-    api_client, make_post, clock, monkeypatch, django_assert_num_queries
-):
-    monkeypatch.setattr(BlogLimitOffsetPagination, "count_cache_min_rows", 2)
-    make_post(), make_post()
-    assert api_client.get("/blog/posts").json()["count"] == 2
-
-    make_post()
-    clock[0] += settings.BLOG_COUNT_MAX_AGE * 0.9
-    with django_assert_num_queries(1):  # the page only: the count is reused
-        assert api_client.get("/blog/posts").json()["count"] == 2
-
-    clock[0] += settings.BLOG_COUNT_MAX_AGE * 0.2
-    assert api_client.get("/blog/posts").json()["count"] == 3
-
-
-def test_small_count_is_always_exact(api_client, make_post, clock):
-    # The suite's lists are far smaller, so every other test sees exact counts.
-    assert BlogLimitOffsetPagination.count_cache_min_rows >= 1000
-    make_post()
-    assert api_client.get("/blog/posts").json()["count"] == 1
-    make_post()
-    assert api_client.get("/blog/posts").json()["count"] == 2
-
-
-def test_counts_of_different_lists_are_kept_apart(api_client, make_post, make_comment, clock, monkeypatch):
-    monkeypatch.setattr(BlogLimitOffsetPagination, "count_cache_min_rows", 1)
+def test_counts_of_different_lists_are_kept_apart(api_client, make_post, make_comment):
     first, second = make_post(), make_post()
     make_comment(post=first), make_comment(post=first), make_comment(post=second)
 
