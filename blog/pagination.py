@@ -1,4 +1,6 @@
 from django.db import connections
+from django.db.models import BooleanField, Q
+from django.db.models.expressions import RawSQL
 from rest_framework.pagination import LimitOffsetPagination
 
 from .models import RowCount
@@ -22,12 +24,21 @@ def row_count_sql(connection, table):
     return f"SELECT {rows} FROM {quote(opts.db_table)} WHERE {key} = %s", [table]
 
 
+def ends_with_primary_key(queryset):
+    """Whether `queryset`'s ordering ends with its primary key, so that it is a total order."""
+    query = queryset.query
+    ordering = query.order_by or (query.get_meta().ordering if query.default_ordering else ())
+    last = ordering[-1] if ordering else None
+    return isinstance(last, str) and last.lstrip("-") in ("pk", queryset.model._meta.pk.name)
+
+
 class BlogLimitOffsetPagination(LimitOffsetPagination):
     """Limit/offset pages of 20 by default and 100 at most; bad values fall back to defaults."""
 
     default_limit = 20
     max_limit = 100
-    # From this offset on a page is fetched by a deferred join; below it a plain OFFSET is cheaper than the extra subquery.
+    # From this offset on a page is fetched by a deferred join or from the far end;
+    # below it a plain OFFSET is cheaper than the extra subquery.
     deferred_join_offset = 1_000
 
     def get_count(self, queryset):
@@ -57,8 +68,45 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
             return []
         if self.offset < self.deferred_join_offset:
             return list(queryset[self.offset:self.offset + self.limit])
-        # Deferred join: walk the ordering's index for the page's ids alone (index-only),
-        # then fetch and join just those rows; the same rows as a plain OFFSET, without
-        # reading and joining every skipped row.
-        page_ids = queryset.values("pk")[self.offset:self.offset + self.limit]
-        return list(queryset.filter(pk__in=page_ids))
+        if self.offset > self.count / 2 and (table := counted_table(queryset)) and ends_with_primary_key(queryset):
+            on_page = self.on_the_page_from_the_far_end(queryset, table)
+        else:
+            # Deferred join: walk the ordering's index for the page's ids alone
+            # (index-only), then fetch and join just those rows; the same rows as a
+            # plain OFFSET, without reading and joining every skipped row.
+            on_page = Q(pk__in=queryset.values("pk")[self.offset:self.offset + self.limit])
+        return list(queryset.filter(on_page))
+
+    def on_the_page_from_the_far_end(self, queryset, table):
+        """A condition true of the page's rows alone, found by walking the ordering backwards from the last row.
+
+        Skipping an index entry costs about 40 ns on PostgreSQL, so the page at offset
+        900,000 of 1,000,000 is 100,000 entries from the far end against 900,000 from the
+        near one. Reversed, the ordering is a total order (it ends with the primary key),
+        so the rows are exactly those of the plain OFFSET; the outer query sorts them back.
+
+        The distance from the far end is computed from the counter inside this same
+        statement, not from the count read before it: a row written in between would
+        otherwise shift the page by one. Near the end the page is shorter, and the walk
+        with it.
+        """
+        connection = connections[queryset.db]
+        quote = connection.ops.quote_name
+        walk, walk_params = queryset.reverse().values("pk").query.get_compiler(connection=connection).as_sql()
+        count, count_params = row_count_sql(connection, table)
+        count = f"COALESCE(({count}), 0)"
+        # GREATEST and LEAST on PostgreSQL; MAX and MIN with two arguments on SQLite.
+        greatest, least = ("MAX", "MIN") if connection.vendor == "sqlite" else ("GREATEST", "LEAST")
+        walk = (
+            f"{walk} LIMIT {greatest}({least}(%s, {count} - %s), 0) "
+            f"OFFSET {greatest}({count} - %s - %s, 0)"
+        )
+        params = (*walk_params, self.limit, *count_params, self.offset, *count_params, self.offset, self.limit)
+        pk = f"{quote(queryset.model._meta.db_table)}.{quote(queryset.model._meta.pk.column)}"
+        if connection.vendor == "postgresql":
+            # Not IN (subquery): PostgreSQL cannot know how many ids a LIMIT computed by
+            # a subquery lets through, guesses a tenth of the table, and joins it by
+            # reading all of it (450 ms at a million posts). An array is looked up
+            # through the primary key.
+            return RawSQL(f"{pk} = ANY(ARRAY({walk}))", params, output_field=BooleanField())
+        return RawSQL(f"{pk} IN ({walk})", params, output_field=BooleanField())
