@@ -41,3 +41,19 @@ class Comment(models.Model):
 
     def __str__(self):
         return f"Comment {self.pk} on post {self.post_id}"
+
+
+class RowCount(models.Model):
+    """The number of rows in one table, kept exact by that table's triggers (migration 0003)."""
+
+    # Read on every list request instead of COUNT(*), which reads every row (40 ms at a
+    # million posts on PostgreSQL). Only the triggers write here, and a missing row
+    # means 0 rows, so that `flush` may clear this table before or after the counted
+    # ones (see the migration).
+    table = models.CharField(max_length=63, primary_key=True)
+    rows = models.BigIntegerField()
+
+    counted_models = (Post, Comment)
+
+    def __str__(self):
+        return f"{self.table}: {self.rows} rows"

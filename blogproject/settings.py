@@ -185,12 +185,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_DATA_UPLOAD_MAX_MEMORY_
 BLOG_POST_BODY_MAX_LENGTH = 100_000
 BLOG_COMMENT_BODY_MAX_LENGTH = 10_000
 
-# --- Performance ------------------------------------------------------------
-# A list's `count` of 1,000 rows or more is reused by each server process for at most
-# this many seconds rather than counted on every request (blog.pagination).
-
-BLOG_COUNT_MAX_AGE = float(os.environ.get("BLOG_COUNT_MAX_AGE", "2"))
-
 # --- REST framework ---------------------------------------------------------
 
 REST_FRAMEWORK = {

@@ -37,5 +37,8 @@ def test_200_concurrent_creates_across_two_workers_are_all_201_and_all_stored(se
     assert failures == []
     assert len({body["id"] for _, body in results}) == CREATES
     assert Post.objects.count() == CREATES
+    # The count the triggers keep, which concurrent creates update one after another.
+    with urllib.request.urlopen(f"{server_url}/blog/posts", timeout=60) as response:
+        assert json.load(response)["count"] == CREATES
     assert set(Post.objects.values_list("title", flat=True)) == {f"post {number}" for number in range(CREATES)}
     assert set(Post.objects.values_list("user", flat=True)) == {user.pk}

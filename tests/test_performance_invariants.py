@@ -5,27 +5,17 @@ Functional tests, not timings: the figures come from `make bench` (benchmarks/).
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from blog.models import Comment, Post
-from blog.pagination import BlogLimitOffsetPagination, count_cache
+from blog.models import Comment, Post, RowCount
+from blog.pagination import BlogLimitOffsetPagination
 from blog.views import CommentDetail, CommentList, PostCommentList, PostDetail, PostList
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The count cache's clock, moved by hand; the cache starts empty."""
-    now = [1000.0]
-    monkeypatch.setattr(count_cache, "clock", lambda: now[0])
-    count_cache.clear()
-    yield now
-    count_cache.clear()
 
 
 @pytest.fixture
@@ -122,38 +112,95 @@ def test_deferred_join_on_a_posts_comments_returns_what_plain_offset_returns(
     assert len(deferred["results"]) == 3
 
 
-def test_count_staleness_bound_is_well_under_the_load_tests_patience():
-    # The Locust suite re-reads `count` for up to ~15 s to match acknowledged writes.
-    assert 0 < settings.BLOG_COUNT_MAX_AGE <= 5
+TIED_ROWS = 26  # even, so that half of it is an offset
 
 
-def test_large_count_is_reused_for_at_most_the_staleness_bound(
-    api_client, make_post, clock, monkeypatch, django_assert_num_queries
+@pytest.fixture
+def tied_posts_and_comments(user):
+    """26 posts and 26 comments, with created_at shared in threes so that the id tie-break matters."""
+    posts = Post.objects.bulk_create(Post(title=f"Post {n}", body="Body", user=user) for n in range(TIED_ROWS))
+    comments = Comment.objects.bulk_create(
+        Comment(post=posts[n % 5], body=f"Comment {n}", user=user) for n in range(TIED_ROWS))
+    base = timezone.now()
+    for model, rows in ((Post, posts), (Comment, comments)):
+        for n, row in enumerate(rows):
+            row.created_at = base - timedelta(minutes=n // 3)
+        model.objects.bulk_update(rows, ["created_at"])
+
+
+def page_sql_reads_the_counter(queries):
+    """Whether a query after the count (the page's) reads the row counter: the walk from the far end."""
+    return any(RowCount._meta.db_table in query["sql"] for query in queries.captured_queries[1:])
+
+
+@pytest.mark.parametrize(("url", "model"), [("/blog/posts", Post), ("/blog/comments", Comment)])
+@pytest.mark.parametrize(
+    ("offset", "limit"),
+    [
+        (12, 4), (13, 4), (13, 13),  # up to half the rows: from the near end
+        (14, 4), (14, 100), (20, 4), (22, 4),  # past half: from the far end
+        (23, 4), (25, 4), (25, 1),  # the last, shorter pages
+        (26, 4), (27, 4),  # at the end (walked, in case rows came meanwhile) and past it: empty
+    ],
+)
+def test_a_page_past_half_the_rows_is_walked_from_the_far_end_and_equals_plain_offset(
+    api_client, tied_posts_and_comments, monkeypatch, url, model, offset, limit
 ):
-    monkeypatch.setattr(BlogLimitOffsetPagination, "count_cache_min_rows", 2)
-    make_post(), make_post()
-    assert api_client.get("/blog/posts").json()["count"] == 2
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", float("inf"))
+    plain = api_client.get(url, {"limit": limit, "offset": offset}).json()
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", 0)
+    with CaptureQueriesContext(connection) as queries:
+        page = api_client.get(url, {"limit": limit, "offset": offset}).json()
 
-    make_post()
-    clock[0] += settings.BLOG_COUNT_MAX_AGE * 0.9
-    with django_assert_num_queries(1):  # the page only: the count is reused
-        assert api_client.get("/blog/posts").json()["count"] == 2
-
-    clock[0] += settings.BLOG_COUNT_MAX_AGE * 0.2
-    assert api_client.get("/blog/posts").json()["count"] == 3
-
-
-def test_small_count_is_always_exact(api_client, make_post, clock):
-    # The suite's lists are far smaller, so every other test sees exact counts.
-    assert BlogLimitOffsetPagination.count_cache_min_rows >= 1000
-    make_post()
-    assert api_client.get("/blog/posts").json()["count"] == 1
-    make_post()
-    assert api_client.get("/blog/posts").json()["count"] == 2
+    assert page == plain
+    expected = list(model.objects.order_by("-created_at", "-id").values_list("id", flat=True))
+    assert [row["id"] for row in page["results"]] == expected[offset:offset + limit]
+    assert page_sql_reads_the_counter(queries) == (TIED_ROWS / 2 < offset <= TIED_ROWS)
 
 
-def test_counts_of_different_lists_are_kept_apart(api_client, make_post, make_comment, clock, monkeypatch):
-    monkeypatch.setattr(BlogLimitOffsetPagination, "count_cache_min_rows", 1)
+def test_a_far_end_page_is_not_shifted_by_a_row_written_after_the_count(
+    api_client, tied_posts_and_comments, make_post, monkeypatch
+):
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", 0)
+    get_count = BlogLimitOffsetPagination.get_count
+
+    def count_then_another_writer_creates_a_post(self, queryset):
+        count = get_count(self, queryset)
+        make_post(title="Written between the count and the page")
+        return count
+
+    monkeypatch.setattr(BlogLimitOffsetPagination, "get_count", count_then_another_writer_creates_a_post)
+    page = api_client.get("/blog/posts", {"limit": 4, "offset": 20}).json()
+
+    # What a plain OFFSET run after the write returns, as it would have been in the old way.
+    expected = list(Post.objects.order_by("-created_at", "-id").values_list("id", flat=True))
+    assert Post.objects.count() == TIED_ROWS + 1
+    assert [row["id"] for row in page["results"]] == expected[20:24]
+
+
+def test_a_deep_page_of_a_posts_comments_is_not_walked_from_the_far_end(
+    api_client, make_post, make_comment, monkeypatch
+):
+    post = make_post()
+    for n in range(8):
+        make_comment(post=post, body=f"Comment {n}")
+    make_comment(body="On another post")
+    url = reverse("blog:post-comment-list", kwargs={"pk": post.pk})
+
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", float("inf"))
+    plain = api_client.get(url, {"limit": 3, "offset": 6}).json()
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", 0)
+    with CaptureQueriesContext(connection) as queries:
+        deferred = api_client.get(url, {"limit": 3, "offset": 6}).json()
+
+    # Filtered: counted with COUNT(*), and the counter says nothing about where its rows are.
+    assert deferred == plain
+    assert deferred["count"] == 8
+    assert not page_sql_reads_the_counter(queries)
+    assert [c["body"] for c in deferred["results"]] == ["Comment 1", "Comment 0"]
+
+
+def test_counts_of_different_lists_are_kept_apart(api_client, make_post, make_comment):
     first, second = make_post(), make_post()
     make_comment(post=first), make_comment(post=first), make_comment(post=second)
 
