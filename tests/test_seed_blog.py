@@ -5,6 +5,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count, F
 from django.urls import reverse
 from django.utils import timezone
@@ -379,3 +380,17 @@ def test_ascending_picks_are_sorted_in_range_and_uniform():
         per_value[pick] += 1
     # Binomial(100,000, 1/1000): mean 100, standard deviation 10.
     assert 50 < min(per_value) and max(per_value) < 150
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_load_on_postgresql_is_vacuumed_and_analyzed(fast_password_hashing):
+    if connection.vendor != "postgresql":
+        pytest.skip("VACUUM (ANALYZE) after a bulk load is for PostgreSQL")
+    call_command("seed_blog", users=2, posts=30, comments=30, stdout=StringIO())
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, last_vacuum IS NOT NULL, last_analyze IS NOT NULL "
+            "FROM pg_stat_user_tables WHERE relname IN ('blog_post', 'blog_comment') ORDER BY relname"
+        )
+        assert cursor.fetchall() == [("blog_comment", True, True), ("blog_post", True, True)]
