@@ -78,11 +78,6 @@ def add_blog_options(parser):
         help="Longest think time between a user's tasks, in seconds. Default: %(default)s",
     )
     parser.add_argument(
-        "--blog-settle-seconds", env_var="BLOG_LOADTEST_SETTLE_SECONDS", type=float, default=15,
-        help="How long the integrity check re-reads the counts (which a cache may serve a few "
-             "seconds stale) before it declares writes lost. Default: %(default)s",
-    )
-    parser.add_argument(
         "--blog-max-fail-ratio", env_var="BLOG_LOADTEST_MAX_FAIL_RATIO", type=float, default=0.01,
         help="Exit code 1 when a larger share of all requests failed. Default: %(default)s",
     )
@@ -109,8 +104,6 @@ def option_problem(options):
     if not 0 <= options.blog_min_wait <= options.blog_max_wait:
         return (f"--blog-min-wait ({options.blog_min_wait}) must be at least 0 and at most "
                 f"--blog-max-wait ({options.blog_max_wait})")
-    if options.blog_settle_seconds < 0:
-        return f"--blog-settle-seconds must be at least 0, not {options.blog_settle_seconds}"
     return None
 
 
@@ -564,19 +557,14 @@ def waiting_for_workers():
     return sorted(worker for worker in workers if not VERDICT.worker_tallies.get(worker, {}).get("final"))
 
 
-def stored_writes(environment, acknowledged):
-    """How much each count grew in the run, re-read until it covers what was acknowledged.
+def stored_writes(environment):
+    """How much each count grew in the run.
 
-    The counts may come from a cache a few seconds stale, so a shortfall is only a loss
-    once it has lasted --blog-settle-seconds.
+    The API's counts are exact and a 201 is sent only after its commit, so one read
+    after the run has stopped holds every acknowledged write.
     """
-    deadline = time.monotonic() + environment.parsed_options.blog_settle_seconds
-    while True:
-        after = read_counts(environment.host)
-        stored = {kind: after[kind] - VERDICT.counts_before[kind] for kind in after}
-        if all(stored[kind] >= acknowledged[kind] for kind in stored) or time.monotonic() >= deadline:
-            return stored
-        gevent.sleep(0.5)
+    after = read_counts(environment.host)
+    return {kind: after[kind] - VERDICT.counts_before[kind] for kind in after}
 
 
 def report_run(environment):
@@ -589,7 +577,7 @@ def report_run(environment):
     )
     line = f"Integrity{source}: acknowledged {sum(acknowledged.values())}"
     try:
-        stored = stored_writes(environment, acknowledged)
+        stored = stored_writes(environment)
     except (requests.RequestException, ValueError, KeyError) as error:
         VERDICT.problems.append(f"{line}, stored unknown: cannot read the counts ({error})")
         logger.error(VERDICT.problems[-1])
@@ -614,7 +602,8 @@ def on_quitting(environment, **kwargs):
     if not isinstance(runner, MasterRunner) and runner.state in (STATE_SPAWNING, STATE_RUNNING):
         runner.stop()  # quit mid-run from the web UI: judge the run that was going on
     if VERDICT.reporter is not None:
-        VERDICT.reporter.join(timeout=environment.parsed_options.blog_settle_seconds + 30)
+        # Long enough for the workers' final tallies and the count reads (10 s timeouts).
+        VERDICT.reporter.join(timeout=60)
     options = environment.parsed_options
     total = environment.stats.total
     problems = []

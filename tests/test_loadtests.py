@@ -130,7 +130,6 @@ def test_custom_options_reach_the_users(server_url, tmp_path):
     code, output, stats = run_locust(
         server_url, tmp_path,
         "--blog-username-pattern", "lt_writer_{n}", "--blog-accounts", "2", "--blog-write-percent", "100",
-        env={"BLOG_LOADTEST_SETTLE_SECONDS": "3"},
         run_time="4s", users=2,
     )
 
@@ -163,7 +162,7 @@ def test_acknowledged_writes_missing_afterwards_fail_the_run(server_url, tmp_pat
         Post.objects.exclude(id__in=seeded).delete()
 
     code, output, _ = run_locust(
-        server_url, tmp_path, "--blog-write-percent", "100", env={"BLOG_LOADTEST_SETTLE_SECONDS": "1"},
+        server_url, tmp_path, "--blog-write-percent", "100",
         run_time="3s", users=2, meanwhile=lose_new_posts,
     )
 
