@@ -29,7 +29,15 @@ trap 'exit 143' TERM
 if ! answers; then
     echo "Nothing answers at $url: starting the API with make serve."
     pidfile=$(mktemp)
-    GUNICORN_CMD_ARGS="--pid $pidfile ${GUNICORN_CMD_ARGS:-}" ${MAKE:-make} --no-print-directory serve &
+    # Serve where URL points (http://HOST:PORT), or make would serve on its own defaults
+    # while this waits at URL.
+    address=${url#*://}
+    address=${address%%/*}
+    host=${address%:*}
+    port=
+    [ "$host" = "$address" ] || port=${address##*:}
+    GUNICORN_CMD_ARGS="--pid $pidfile ${GUNICORN_CMD_ARGS:-}" \
+        ${MAKE:-make} --no-print-directory serve HOST="$host" ${port:+PORT="$port"} &
     server=$!
     until answers; do
         if ! kill -0 "$server" 2>/dev/null; then
