@@ -94,14 +94,25 @@ def test_deferred_join_returns_what_plain_offset_returns(api_client, many_posts,
     assert [post["id"] for post in deferred["results"]] == expected[offset:offset + 4]
 
 
+@pytest.fixture
+def commented_post_url(make_post, make_comment):
+    """The comment list URL of a new post with `count` comments ("Comment 0" the oldest),
+    and one comment on another post besides."""
+
+    def commented_post_url(count):
+        post = make_post()
+        for n in range(count):
+            make_comment(post=post, body=f"Comment {n}")
+        make_comment(body="On another post")
+        return reverse("blog:post-comment-list", kwargs={"pk": post.pk})
+
+    return commented_post_url
+
+
 def test_deferred_join_on_a_posts_comments_returns_what_plain_offset_returns(
-    api_client, make_post, make_comment, monkeypatch
+    api_client, commented_post_url, monkeypatch
 ):
-    post = make_post()
-    for n in range(7):
-        make_comment(post=post, body=f"Comment {n}")
-    make_comment(body="On another post")
-    url = reverse("blog:post-comment-list", kwargs={"pk": post.pk})
+    url = commented_post_url(7)
 
     monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", float("inf"))
     plain = api_client.get(url, {"limit": 3, "offset": 2}).json()
@@ -179,13 +190,9 @@ def test_a_far_end_page_is_not_shifted_by_a_row_written_after_the_count(
 
 
 def test_a_deep_page_of_a_posts_comments_is_not_walked_from_the_far_end(
-    api_client, make_post, make_comment, monkeypatch
+    api_client, commented_post_url, monkeypatch
 ):
-    post = make_post()
-    for n in range(8):
-        make_comment(post=post, body=f"Comment {n}")
-    make_comment(body="On another post")
-    url = reverse("blog:post-comment-list", kwargs={"pk": post.pk})
+    url = commented_post_url(8)
 
     monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", float("inf"))
     plain = api_client.get(url, {"limit": 3, "offset": 6}).json()
