@@ -9,8 +9,8 @@ from .models import RowCount
 def counted_table(queryset):
     """The table of `queryset`'s model if the queryset lists all of it and its rows are counted; else None."""
     model = queryset.model._meta.concrete_model
-    # The lists' joins (select_related on non-null keys) never change the number of rows:
-    # without a filter, it is the table's.
+    # The lists' joins (to the author and post, along non-null keys) never change the
+    # number of rows: without a filter, it is the table's.
     if queryset.query.where or queryset.query.combinator or model not in RowCount.counted_models:
         return None
     return model._meta.db_table
