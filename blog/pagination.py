@@ -45,10 +45,13 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
         table = counted_table(queryset)
         if table is None:
             return queryset.count()
+        return self.read_count(queryset.db, table)
+
+    def read_count(self, using, table):
         # A whole table's count is kept by triggers (blog.models.RowCount): COUNT(*) would
         # read every row, 40 ms at a million posts on PostgreSQL. Read with a raw cursor:
         # the same read through the ORM took 265 µs against 41 µs, mostly compiling it.
-        connection = connections[queryset.db]
+        connection = connections[using]
         sql, params = row_count_sql(connection, table)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -60,22 +63,29 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
         self.limit = self.get_limit(request)
         if self.limit is None:
             return None
-        self.count = self.get_count(queryset)
         self.offset = self.get_offset(request)
-        if self.count > self.limit and self.template is not None:
-            self.display_page_controls = True
-        if self.count == 0 or self.offset > self.count:
-            return []
         # A view's CompiledRows (blog.rows) reads its rows; not a view with filter
         # backends, whose queryset is narrowed per request.
         rows = getattr(view, "rows", None)
         if getattr(view, "filter_backends", None):
             rows = None
+        table = counted_table(queryset)
+        if rows is not None and table is not None and self.offset < self.deferred_join_offset:
+            page = self.page_and_count(rows, table, queryset.db, view.kwargs)
+        else:
+            self.count = self.get_count(queryset)
+            page = None
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
+        if page is not None:
+            return page
+        if self.count == 0 or self.offset > self.count:
+            return []
         if self.offset < self.deferred_join_offset:
             if rows is not None:
                 return rows.fetch(limit=self.limit, offset=self.offset, **view.kwargs)
             return list(queryset[self.offset:self.offset + self.limit])
-        if self.offset > self.count / 2 and (table := counted_table(queryset)) and ends_with_primary_key(queryset):
+        if self.offset > self.count / 2 and table is not None and ends_with_primary_key(queryset):
             on_page = self.on_the_page_from_the_far_end(queryset, table)
         else:
             # Deferred join: walk the ordering's index for the page's ids alone
@@ -84,6 +94,29 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
             on_page = Q(pk__in=queryset.values("pk")[self.offset:self.offset + self.limit])
         page = queryset.filter(on_page)
         return list(rows.values(page) if rows is not None else page)
+
+    def page_and_count(self, rows, table, using, values):
+        """The page, with the table's count read in the same statement and set on self.
+
+        One statement instead of two: a round trip less, which is most of what a query
+        costs on PostgreSQL. Each row carries the count; past the last row there is
+        no row to carry it, and it is read on its own.
+        """
+        count_sql, count_params = row_count_sql(connections[using], table)
+        counted = rows.with_column(
+            self.count_column, RawSQL(f"COALESCE(({count_sql}), 0)", count_params)
+        )
+        page = counted.fetch(limit=self.limit, offset=self.offset, **values)
+        if not page:
+            self.count = self.read_count(using, table)
+            return page
+        self.count = page[0][self.count_column]
+        for row in page:
+            del row[self.count_column]
+        return page
+
+    # The name of the count's column in page_and_count(); no model field takes it.
+    count_column = "_blog_table_count"
 
     def on_the_page_from_the_far_end(self, queryset, table):
         """A condition true of the page's rows alone, found by walking the ordering backwards from the last row.

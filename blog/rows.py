@@ -21,12 +21,27 @@ class CompiledRows:
     distinct placeholder for each, which must then appear among the query's parameters.
     """
 
-    def __init__(self, build, fields):
+    def __init__(self, build, fields, **expressions):
         self.build = build
         self.fields = tuple(fields)
+        # More columns, by name, as values(**expressions) adds them.
+        self.expressions = expressions
         self.names = tuple(inspect.signature(build).parameters)
         self._compiled = None
+        self._with = {}
         self._lock = threading.Lock()
+
+    def with_column(self, name, expression):
+        """These rows with one more column, `name`, computed by `expression`; compiled once too.
+
+        Kept by name: the first expression given for a name is the one compiled.
+        """
+        if name not in self._with:
+            with self._lock:
+                self._with.setdefault(
+                    name, CompiledRows(self.build, self.fields, **self.expressions, **{name: expression})
+                )
+        return self._with[name]
 
     def queryset(self, **values):
         """The ORM's own queryset for these values, as model instances: for counting, and
@@ -35,7 +50,7 @@ class CompiledRows:
 
     def values(self, queryset):
         """A queryset's rows as fetch() gives them, read by the ORM."""
-        return queryset.values(*self.fields)
+        return queryset.values(*self.fields, **self.expressions)
 
     def fetch(self, *, limit=None, offset=0, **values):
         """The rows for these values, as the queryset's dicts; a slice when limit is given."""

@@ -265,3 +265,17 @@ def test_direct_representation_equals_what_the_declared_fields_make(make_comment
                 direct = serializer.to_representation(row)
                 assert direct == declared
                 assert list(direct) == serializer_class.Meta.fields
+
+
+@pytest.mark.parametrize(("url", "model"), [("/blog/posts", Post), ("/blog/comments", Comment)])
+@pytest.mark.parametrize(("offset", "queries"), [(0, 1), (24, 1), (26, 2), (40, 2)])
+def test_a_near_page_carries_its_count_and_past_the_end_the_count_is_read_alone(
+    api_client, tied_posts_and_comments, django_assert_num_queries, url, model, offset, queries
+):
+    with django_assert_num_queries(queries):
+        page = api_client.get(url, {"limit": 5, "offset": offset}).json()
+
+    expected = list(model.objects.order_by("-created_at", "-id").values_list("id", flat=True))
+    assert page["count"] == TIED_ROWS
+    assert [row["id"] for row in page["results"]] == expected[offset:offset + 5]
+    assert {key for row in page["results"] for key in row} <= {"id", "url", "title", "body", "created_at", "user", "post"}
