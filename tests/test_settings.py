@@ -102,3 +102,45 @@ def test_unhandled_error_is_a_json_500_without_traceback(db, monkeypatch, settin
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response.json() == {"error": "Server Error (500)"}
     assert b"secret internals" not in response.content
+
+
+def database_options(**env):
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES['default'].get('OPTIONS', {}), default=str))"
+    )
+    clean = {name: value for name, value in os.environ.items() if not name.startswith(("DJANGO_", "DATABASE_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "blogproject.settings", **env},
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, {"server_side_binding": True, "prepare_threshold": 5}),
+        ({"DJANGO_DB_PREPARED_STATEMENTS": "0"}, {}),
+    ],
+    ids=["default", "turned-off"],
+)
+def test_postgresql_prepares_statements_unless_turned_off(env, expected):
+    options = database_options(DATABASE_URL="postgres://blog@db.example.com:5432/blog", **env)
+
+    assert options == expected
+
+
+def test_statements_are_prepared_on_postgresql(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    with connection.cursor() as cursor:
+        for _ in range(6):
+            cursor.execute("SELECT %s::int + 1", [41])
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+
+    assert any("+ 1" in statement for statement in prepared), prepared
