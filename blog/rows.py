@@ -67,6 +67,8 @@ class CompiledRows:
             params += [limit, offset]
         connection = connections[compiled.using]
         with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                _load_datetimes_natively(cursor.cursor)
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         names, converters = compiled.names, compiled.converters
@@ -120,3 +122,16 @@ class _Compiled:
             (self.names[position], functions, expression)
             for position, (functions, expression) in compiler.get_converters(columns).items()
         ]
+
+
+def _load_datetimes_natively(cursor):
+    """Have this psycopg cursor load timestamptz values with psycopg's own loader.
+
+    Django's loader calls psycopg's and then replaces the time zone with the very zone
+    psycopg gives (the connection's), in Python: 9 µs a value, 140 µs of a 20-post page
+    (benchmarks/). Either way an aware datetime of the same instant, which is all the
+    serializers use; the rest of Django keeps its loader.
+    """
+    from psycopg.types.datetime import TimestamptzLoader
+
+    cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
