@@ -1,3 +1,5 @@
+from urllib import parse
+
 from django.db import connections
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
@@ -114,6 +116,34 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
         for row in page:
             del row[self.count_column]
         return page
+
+    def get_next_link(self):
+        if self.offset + self.limit >= self.count:
+            return None
+        return self.link_to(self.offset + self.limit)
+
+    def get_previous_link(self):
+        if self.offset <= 0:
+            return None
+        return self.link_to(self.offset - self.limit if self.offset > self.limit else None)
+
+    def link_to(self, offset):
+        """DRF's link: this request's URL with `limit` set and `offset` set, or removed if None.
+
+        DRF splits, parses and encodes the URL again for each parameter of each link,
+        7% of a page's time (benchmarks/); here the request's query is parsed once.
+        """
+        if not hasattr(self, "_url_parts"):
+            scheme, netloc, path, query, fragment = parse.urlsplit(self.request.build_absolute_uri())
+            params = parse.parse_qs(query, keep_blank_values=True)
+            params[self.limit_query_param] = [str(self.limit)]
+            self._url_parts = scheme, netloc, path, params, fragment
+        scheme, netloc, path, params, fragment = self._url_parts
+        params = {**params, self.offset_query_param: [str(offset)]}
+        if offset is None:
+            del params[self.offset_query_param]
+        query = parse.urlencode(sorted(params.items()), doseq=True)
+        return parse.urlunsplit((scheme, netloc, path, query, fragment))
 
     # The name of the count's column in page_and_count(); no model field takes it.
     count_column = "_blog_table_count"

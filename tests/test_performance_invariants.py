@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
@@ -279,3 +280,17 @@ def test_a_near_page_carries_its_count_and_past_the_end_the_count_is_read_alone(
     assert page["count"] == TIED_ROWS
     assert [row["id"] for row in page["results"]] == expected[offset:offset + 5]
     assert {key for row in page["results"] for key in row} <= {"id", "url", "title", "body", "created_at", "user", "post"}
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?limit=20", "?limit=5&offset=3", "?offset=10&limit=5&x=1&x=2&empty=", "?offset=40&limit=20&format=json"]
+)
+@pytest.mark.parametrize(("offset", "count"), [(0, 100), (3, 100), (5, 100), (10, 100), (40, 45), (95, 100)])
+def test_next_and_previous_links_equal_drfs(query, offset, count):
+    request = Request(APIRequestFactory().get(f"/blog/posts{query}"))
+    links = []
+    for paginator in (LimitOffsetPagination(), BlogLimitOffsetPagination()):
+        paginator.request, paginator.limit, paginator.offset, paginator.count = request, 5, offset, count
+        links.append((paginator.get_next_link(), paginator.get_previous_link()))
+
+    assert links[0] == links[1]
