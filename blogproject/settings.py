@@ -129,7 +129,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(tempfile.gettempdir()) / f"blog-test-{os.getpid()}.sqlite3")
     }
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with its per-request health check made without a round trip.
+    DATABASES["default"]["ENGINE"] = "blogproject.postgresql"
+if DATABASES["default"]["ENGINE"] == "blogproject.postgresql" and env_bool(
     "DJANGO_DB_PREPARED_STATEMENTS", True
 ):
     # Parameters bound by the server, and a statement run 5 times prepared (psycopg's
