@@ -294,3 +294,18 @@ def test_next_and_previous_links_equal_drfs(query, offset, count):
         links.append((paginator.get_next_link(), paginator.get_previous_link()))
 
     assert links[0] == links[1]
+
+
+def test_the_json_renderer_writes_what_drfs_writes(api_client, make_post):
+    from django.utils.translation import gettext_lazy
+    from rest_framework.exceptions import ErrorDetail
+    from rest_framework.renderers import JSONRenderer as DRFJSONRenderer
+
+    from blog.renderers import JSONRenderer
+
+    make_post(title="Ünïcode \u2028 and \u2029 and \"quotes\" </script>", body="Line\nbreak \U0001f600")
+    page = api_client.get("/blog/posts").json()
+    errors = {"title": [ErrorDetail("This field is required.", code="required")], "detail": gettext_lazy("Not found.")}
+    for data in (page, errors, {"count": 0, "next": None, "results": []}):
+        assert JSONRenderer().render(data, "application/json") == DRFJSONRenderer().render(data, "application/json")
+    assert api_client.get("/blog/posts")["Content-Type"] == "application/json"
