@@ -309,3 +309,23 @@ def test_the_json_renderer_writes_what_drfs_writes(api_client, make_post):
     for data in (page, errors, {"count": 0, "next": None, "results": []}):
         assert JSONRenderer().render(data, "application/json") == DRFJSONRenderer().render(data, "application/json")
     assert api_client.get("/blog/posts")["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(("url", "table"), [("/blog/posts", "blog_post"), ("/blog/comments", "blog_comment")])
+def test_a_lists_prepared_statement_is_not_planned_again_on_every_run(api_client, make_comment, url, table):
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    make_comment()
+    # psycopg prepares a statement on its 5th run; PostgreSQL then plans it 5 times for
+    # the values given before it weighs its generic plan.
+    for _ in range(15):
+        api_client.get(url)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f'SELECT %FROM "{table}" INNER JOIN%LIMIT 20%'],
+        )
+        generic_plans = [row[0] for row in cursor.fetchall()]
+
+    assert generic_plans and all(plans > 0 for plans in generic_plans)
