@@ -42,6 +42,8 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
     # From this offset on a page is fetched by a deferred join or from the far end;
     # below it a plain OFFSET is cheaper than the extra subquery.
     deferred_join_offset = 1_000
+    # The name of the count's column in page_and_count(); no model field takes it.
+    count_column = "_blog_table_count"
 
     def get_count(self, queryset):
         table = counted_table(queryset)
@@ -131,7 +133,7 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
         """DRF's link: this request's URL with `limit` set and `offset` set, or removed if None.
 
         DRF splits, parses and encodes the URL again for each parameter of each link,
-        7% of a page's time (benchmarks/); here the request's query is parsed once.
+        7% of a page's time in-process; here the request's query is parsed once.
         """
         if not hasattr(self, "_url_parts"):
             scheme, netloc, path, query, fragment = parse.urlsplit(self.request.build_absolute_uri())
@@ -144,9 +146,6 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
             del params[self.offset_query_param]
         query = parse.urlencode(sorted(params.items()), doseq=True)
         return parse.urlunsplit((scheme, netloc, path, query, fragment))
-
-    # The name of the count's column in page_and_count(); no model field takes it.
-    count_column = "_blog_table_count"
 
     def on_the_page_from_the_far_end(self, queryset, table):
         """A condition true of the page's rows alone, found by walking the ordering backwards from the last row.

@@ -4,9 +4,9 @@ from drf_orjson_renderer.renderers import ORJSONRenderer
 class JSONRenderer(ORJSONRenderer):
     """orjson's rendering, byte for byte DRF's JSONRenderer output for the API's data.
 
-    DRF's renderer (json.dumps) took 60-70 µs of a 20-post page, this one 4-5 µs
-    (benchmarks/). Like DRF's, it escapes U+2028 and U+2029 so that the JSON is also
-    valid JavaScript.
+    DRF's renderer (json.dumps) took 60-70 µs of a 20-post page, this one 4-5 µs (a
+    one-off in-process timing). Like DRF's, it escapes U+2028 and U+2029 so that the
+    JSON is also valid JavaScript.
     """
 
     def render(self, data, media_type=None, renderer_context=None):
