@@ -29,8 +29,8 @@ def tables(meta, results, at_scale=()):
         for r in staged:
             for s in r["stages"]:
                 lines.append(f"| {label(r)} | {s['stage']} | {s['queries']:,} | {fmt_ms(s['ms'])} | {s['bytes']:,} |")
-        lines += ["", "Stage 3 is two queries: the count, read from the counter the database's triggers "
-                  "keep exact, and the page.", ""]
+        lines += ["", "Stage 3 is one query: the page, each row carrying the count from the counter the "
+                  "database's triggers keep exact.", ""]
     with_http = [r for r in results if r["endpoints"]]
     if with_http:
         lines += ["## Endpoints under gunicorn, as a share of the floor", "",
