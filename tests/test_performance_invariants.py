@@ -9,13 +9,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.renderers import JSONRenderer as DRFJSONRenderer
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from blog.models import Comment, Post, RowCount
 from blog.pagination import BlogLimitOffsetPagination
+from blog.renderers import JSONRenderer
 from blog.views import CommentDetail, CommentList, PostCommentList, PostDetail, PostList
 
 
@@ -83,12 +87,22 @@ def test_deep_offset_page_is_a_deferred_join(api_client, many_posts, monkeypatch
     assert " IN (SELECT " in page_sql, page_sql
 
 
+def plain_and_deep_pages(api_client, monkeypatch, url, params):
+    """The same page fetched by plain OFFSET, then by the deep-page path (deferred join or
+    walk from the far end) at any offset; with the queries of the second."""
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", float("inf"))
+    plain = api_client.get(url, params).json()
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", 0)
+    with CaptureQueriesContext(connection) as queries:
+        deep = api_client.get(url, params).json()
+    return plain, deep, queries
+
+
 @pytest.mark.parametrize("offset", [0, 1, 2, 5, 11, 20, 24, 25])
 def test_deferred_join_returns_what_plain_offset_returns(api_client, many_posts, monkeypatch, offset):
-    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", float("inf"))
-    plain = api_client.get("/blog/posts", {"limit": 4, "offset": offset}).json()
-    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", 0)
-    deferred = api_client.get("/blog/posts", {"limit": 4, "offset": offset}).json()
+    plain, deferred, _ = plain_and_deep_pages(
+        api_client, monkeypatch, "/blog/posts", {"limit": 4, "offset": offset}
+    )
 
     assert deferred == plain
     expected = list(Post.objects.order_by("-created_at", "-id").values_list("id", flat=True))
@@ -115,10 +129,7 @@ def test_deferred_join_on_a_posts_comments_returns_what_plain_offset_returns(
 ):
     url = commented_post_url(7)
 
-    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", float("inf"))
-    plain = api_client.get(url, {"limit": 3, "offset": 2}).json()
-    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", 0)
-    deferred = api_client.get(url, {"limit": 3, "offset": 2}).json()
+    plain, deferred, _ = plain_and_deep_pages(api_client, monkeypatch, url, {"limit": 3, "offset": 2})
 
     assert deferred == plain
     assert len(deferred["results"]) == 3
@@ -158,11 +169,7 @@ def page_sql_reads_the_counter(queries):
 def test_a_page_past_half_the_rows_is_walked_from_the_far_end_and_equals_plain_offset(
     api_client, tied_posts_and_comments, monkeypatch, url, model, offset, limit
 ):
-    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", float("inf"))
-    plain = api_client.get(url, {"limit": limit, "offset": offset}).json()
-    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", 0)
-    with CaptureQueriesContext(connection) as queries:
-        page = api_client.get(url, {"limit": limit, "offset": offset}).json()
+    plain, page, queries = plain_and_deep_pages(api_client, monkeypatch, url, {"limit": limit, "offset": offset})
 
     assert page == plain
     expected = list(model.objects.order_by("-created_at", "-id").values_list("id", flat=True))
@@ -195,11 +202,7 @@ def test_a_deep_page_of_a_posts_comments_is_not_walked_from_the_far_end(
 ):
     url = commented_post_url(8)
 
-    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", float("inf"))
-    plain = api_client.get(url, {"limit": 3, "offset": 6}).json()
-    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", 0)
-    with CaptureQueriesContext(connection) as queries:
-        deferred = api_client.get(url, {"limit": 3, "offset": 6}).json()
+    plain, deferred, queries = plain_and_deep_pages(api_client, monkeypatch, url, {"limit": 3, "offset": 6})
 
     # Filtered: counted with COUNT(*), and the counter says nothing about where its rows are.
     assert deferred == plain
@@ -279,11 +282,13 @@ def test_a_near_page_carries_its_count_and_past_the_end_the_count_is_read_alone(
     expected = list(model.objects.order_by("-created_at", "-id").values_list("id", flat=True))
     assert page["count"] == TIED_ROWS
     assert [row["id"] for row in page["results"]] == expected[offset:offset + 5]
-    assert {key for row in page["results"] for key in row} <= {"id", "url", "title", "body", "created_at", "user", "post"}
+    keys = {key for row in page["results"] for key in row}
+    assert keys <= {"id", "url", "title", "body", "created_at", "user", "post"}
 
 
 @pytest.mark.parametrize(
-    "query", ["", "?limit=20", "?limit=5&offset=3", "?offset=10&limit=5&x=1&x=2&empty=", "?offset=40&limit=20&format=json"]
+    "query",
+    ["", "?limit=20", "?limit=5&offset=3", "?offset=10&limit=5&x=1&x=2&empty=", "?offset=40&limit=20&format=json"],
 )
 @pytest.mark.parametrize(("offset", "count"), [(0, 100), (3, 100), (5, 100), (10, 100), (40, 45), (95, 100)])
 def test_next_and_previous_links_equal_drfs(query, offset, count):
@@ -297,17 +302,16 @@ def test_next_and_previous_links_equal_drfs(query, offset, count):
 
 
 def test_the_json_renderer_writes_what_drfs_writes(api_client, make_post):
-    from django.utils.translation import gettext_lazy
-    from rest_framework.exceptions import ErrorDetail
-    from rest_framework.renderers import JSONRenderer as DRFJSONRenderer
-
-    from blog.renderers import JSONRenderer
-
     make_post(title="Ünïcode \u2028 and \u2029 and \"quotes\" </script>", body="Line\nbreak \U0001f600")
     page = api_client.get("/blog/posts").json()
-    errors = {"title": [ErrorDetail("This field is required.", code="required")], "detail": gettext_lazy("Not found.")}
+    errors = {
+        "title": [ErrorDetail("This field is required.", code="required")],
+        "detail": gettext_lazy("Not found."),
+    }
     for data in (page, errors, {"count": 0, "next": None, "results": []}):
-        assert JSONRenderer().render(data, "application/json") == DRFJSONRenderer().render(data, "application/json")
+        assert JSONRenderer().render(data, "application/json") == DRFJSONRenderer().render(
+            data, "application/json"
+        )
     assert api_client.get("/blog/posts")["Content-Type"] == "application/json"
 
 
