@@ -26,6 +26,12 @@ def row_count_sql(connection, table):
     return f"SELECT {rows} FROM {quote(opts.db_table)} WHERE {key} = %s", [table]
 
 
+def row_count_expression_sql(connection, table):
+    """`table`'s row count as an SQL expression (0 without a counter row), and its params."""
+    sql, params = row_count_sql(connection, table)
+    return f"COALESCE(({sql}), 0)", params
+
+
 def ends_with_primary_key(queryset):
     """Whether `queryset`'s ordering ends with its primary key, so that it is a total order."""
     query = queryset.query
@@ -106,9 +112,8 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
         costs on PostgreSQL. Each row carries the count; past the last row there is
         no row to carry it, and it is read on its own.
         """
-        count_sql, count_params = row_count_sql(connections[using], table)
         counted = rows.with_column(
-            self.count_column, RawSQL(f"COALESCE(({count_sql}), 0)", count_params)
+            self.count_column, lambda: RawSQL(*row_count_expression_sql(connections[using], table))
         )
         page = counted.fetch(limit=self.limit, offset=self.offset, **values)
         if not page:
@@ -163,8 +168,7 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
         connection = connections[queryset.db]
         quote = connection.ops.quote_name
         walk, walk_params = queryset.reverse().values("pk").query.get_compiler(connection=connection).as_sql()
-        count, count_params = row_count_sql(connection, table)
-        count = f"COALESCE(({count}), 0)"
+        count, count_params = row_count_expression_sql(connection, table)
         # GREATEST and LEAST on PostgreSQL; MAX and MIN with two arguments on SQLite.
         greatest, least = ("MAX", "MIN") if connection.vendor == "sqlite" else ("GREATEST", "LEAST")
         walk = (

@@ -31,16 +31,15 @@ class CompiledRows:
         self._with = {}
         self._lock = threading.Lock()
 
-    def with_column(self, name, expression):
-        """These rows with one more column, `name`, computed by `expression`; compiled once too.
-
-        Kept by name: the first expression given for a name is the one compiled.
-        """
+    def with_column(self, name, make_expression):
+        """These rows with one more column, `name`, computed by the expression that
+        `make_expression()` returns; it is called, and the rows compiled, once per name."""
         if name not in self._with:
             with self._lock:
-                self._with.setdefault(
-                    name, CompiledRows(self.build, self.fields, **self.expressions, **{name: expression})
-                )
+                if name not in self._with:
+                    self._with[name] = CompiledRows(
+                        self.build, self.fields, **self.expressions, **{name: make_expression()}
+                    )
         return self._with[name]
 
     def queryset(self, **values):
