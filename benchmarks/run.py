@@ -91,10 +91,10 @@ def free_port():
 
 
 class Gunicorn:
-    """gunicorn serving the project with the floor view, 2 sync workers, for one `with` block."""
+    """gunicorn serving a project tree (this one by default) with the floor view, for one `with` block."""
 
-    def __init__(self, env, workers):
-        self.env, self.workers = env, workers
+    def __init__(self, env, workers, project=PROJECT):
+        self.env, self.workers, self.project = env, workers, project
         self.url = f"http://127.0.0.1:{free_port()}"
 
     def __enter__(self):
@@ -102,7 +102,7 @@ class Gunicorn:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "blogproject.wsgi", "--workers", str(self.workers),
              "--bind", self.url.removeprefix("http://")],
-            cwd=PROJECT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=self.project, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while True:
