@@ -98,6 +98,7 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{free_port()}"
 
     def __enter__(self):
+        (PROJECT / "reports").mkdir(exist_ok=True)
         self.log = open(PROJECT / "reports" / "gunicorn.log", "a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "blogproject.wsgi", "--workers", str(self.workers),
