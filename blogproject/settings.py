@@ -214,6 +214,10 @@ REST_FRAMEWORK = {
         "blog.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    # Datetimes are left to the renderer, which writes them as DRF's ISO 8601 format
+    # would (UTC as Z), in C: 1 µs a value less (blog/renderers.py). Times are written
+    # in the zone the database gives them, UTC; this project activates no other zone.
+    "DATETIME_FORMAT": None,
     "DEFAULT_PAGINATION_CLASS": "blog.pagination.BlogLimitOffsetPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
