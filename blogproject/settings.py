@@ -218,6 +218,7 @@ REST_FRAMEWORK = {
     # would (UTC as Z), in C: 1 µs a value less (blog/renderers.py). Times are written
     # in the zone the database gives them, UTC; this project activates no other zone.
     "DATETIME_FORMAT": None,
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "blog.negotiation.ContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "blog.pagination.BlogLimitOffsetPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -14,12 +14,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.renderers import JSONRenderer as DRFJSONRenderer
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.test import APIRequestFactory
 
 from blog.models import Comment, Post, RowCount
+from blog.negotiation import ContentNegotiation
 from blog.pagination import BlogLimitOffsetPagination
 from blog.renderers import JSONRenderer
 from blog.views import CommentDetail, CommentList, PostCommentList, PostDetail, PostList
@@ -320,6 +323,28 @@ def test_the_json_renderer_writes_what_drfs_writes(api_client, make_post):
             data, "application/json"
         )
     assert api_client.get("/blog/posts")["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [None, "*/*", "", "application/json", "application/json; indent=4", "text/html",
+     "text/html,application/xhtml+xml,*/*;q=0.8", "*/*; q=0.5", "*/*;charset=utf-8", "application/xml"],
+)
+@pytest.mark.parametrize(("query", "suffix"), [("", None), ("?format=json", None), ("?format=api", None),
+                                               ("?format=", None), ("?format=xml", None), ("", "json")])
+def test_content_negotiation_answers_what_drfs_answers(accept, query, suffix):
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    request = Request(APIRequestFactory().get(f"/blog/posts{query}", **headers))
+    renderers = [renderer() for renderer in api_settings.DEFAULT_RENDERER_CLASSES]
+    answers = []
+    for negotiation in (DefaultContentNegotiation(), ContentNegotiation()):
+        try:
+            renderer, media_type = negotiation.select_renderer(request, renderers, suffix)
+            answers.append((renderer, media_type))
+        except Exception as error:
+            answers.append(type(error))
+
+    assert answers[0] == answers[1]
 
 
 @pytest.mark.parametrize(("url", "table"), [("/blog/posts", "blog_post"), ("/blog/comments", "blog_comment")])
