@@ -2,9 +2,14 @@
 
 No timings are checked here: the figures are the benchmark's to print.
 """
+import os
+import subprocess
+import sys
+import time
+
 import pytest
 
-from benchmarks import inprocess
+from benchmarks import cpu, inprocess
 from blog.models import Post
 
 pytestmark = pytest.mark.django_db
@@ -34,3 +39,16 @@ def test_the_deep_page_it_times_is_the_plain_offset_page(user):
     # The far-end walk reads the count first; the plain page carries it in its own statement.
     assert pages["deep_page"]["queries"] == 2
     assert pages["plain_offset_page"]["queries"] == 1
+
+
+def test_the_cpu_split_counts_a_process_and_its_children(tmp_path):
+    child = subprocess.Popen([sys.executable, "-c", "import time; sum(range(10**7)); time.sleep(30)"])
+    try:
+        time.sleep(1.5)
+        assert child.pid in cpu.children(os.getpid())
+        assert cpu.process_seconds(child.pid) > 0.05
+    finally:
+        child.kill()
+        child.wait()
+    assert cpu.process_seconds(child.pid) == 0.0  # gone, not an error
+    assert cpu.machine_seconds() > 0
