@@ -63,6 +63,8 @@ class PostSummarySerializer(serializers.ModelSerializer):
 
 
 class PostSerializer(RowSerializer):
+    """A post, with its detail URL and its author."""
+
     url = serializers.HyperlinkedIdentityField(view_name="blog:post-detail")
     user = AuthorSerializer(read_only=True)
     # The post's columns and, by one join, its author's username.
@@ -96,6 +98,8 @@ class PostCreateSerializer(serializers.ModelSerializer):
 
 
 class CommentSerializer(RowSerializer):
+    """A comment, with its detail URL, its author and the post it is on."""
+
     url = serializers.HyperlinkedIdentityField(view_name="blog:comment-detail")
     user = AuthorSerializer(read_only=True)
     post = PostSummarySerializer(read_only=True)

@@ -89,3 +89,12 @@ def test_docs_ui_is_served(api_client):
 
     assert response.status_code == 200
     assert b"swagger-ui" in response.content
+
+
+def test_the_schema_describes_posts_and_comments_not_how_they_are_written(client):
+    components = client.get("/api/schema/?format=json").json()["components"]["schemas"]
+
+    assert components["Post"]["description"] == "A post, with its detail URL and its author."
+    assert components["Comment"]["description"] == (
+        "A comment, with its detail URL, its author and the post it is on."
+    )
