@@ -32,6 +32,17 @@ def row_count_expression_sql(connection, table):
     return f"COALESCE(({sql}), 0)", params
 
 
+def count_expression(queryset):
+    """The number of `queryset`'s rows as an SQL expression: its table's counter when it
+    lists a whole counted table, else COUNT(*) of its rows."""
+    connection = connections[queryset.db]
+    table = counted_table(queryset)
+    if table is not None:
+        return RawSQL(*row_count_expression_sql(connection, table))
+    sql, params = queryset.order_by().values("pk").query.get_compiler(connection=connection).as_sql()
+    return RawSQL(f"(SELECT COUNT(*) FROM ({sql}) counted)", params)
+
+
 def ends_with_primary_key(queryset):
     """Whether `queryset`'s ordering ends with its primary key, so that it is a total order."""
     query = queryset.query
@@ -80,8 +91,8 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
         if getattr(view, "filter_backends", None):
             rows = None
         table = counted_table(queryset)
-        if rows is not None and table is not None and self.offset < self.deferred_join_offset:
-            page = self.page_and_count(rows, table, queryset.db, view.kwargs)
+        if rows is not None and self.offset < self.deferred_join_offset:
+            page = self.page_and_count(rows, queryset, view.kwargs)
         else:
             self.count = self.get_count(queryset)
             page = None
@@ -105,19 +116,17 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
         page = queryset.filter(on_page)
         return list(rows.values(page) if rows is not None else page)
 
-    def page_and_count(self, rows, table, using, values):
-        """The page, with the table's count read in the same statement and set on self.
+    def page_and_count(self, rows, queryset, values):
+        """The page, with the count of `queryset`'s rows read in the same statement and set on self.
 
         One statement instead of two: a round trip less, which is most of what a query
-        costs on PostgreSQL. Each row carries the count; past the last row there is
-        no row to carry it, and it is read on its own.
+        costs on PostgreSQL. Each row carries the count (count_expression); past the
+        last row there is no row to carry it, and it is read on its own.
         """
-        counted = rows.with_column(
-            self.count_column, lambda: RawSQL(*row_count_expression_sql(connections[using], table))
-        )
+        counted = rows.with_column(self.count_column, count_expression)
         page = counted.fetch(limit=self.limit, offset=self.offset, **values)
         if not page:
-            self.count = self.read_count(using, table)
+            self.count = self.get_count(queryset)
             return page
         self.count = page[0][self.count_column]
         for row in page:

@@ -21,11 +21,12 @@ class CompiledRows:
     distinct placeholder for each, which must then appear among the query's parameters.
     """
 
-    def __init__(self, build, fields, **expressions):
+    def __init__(self, build, fields, **columns):
         self.build = build
         self.fields = tuple(fields)
-        # More columns, by name, as values(**expressions) adds them.
-        self.expressions = expressions
+        # More columns by name, each a function of the rows' queryset returning the
+        # expression that values(**expressions) adds.
+        self.columns = columns
         self.names = tuple(inspect.signature(build).parameters)
         self._compiled = None
         self._with = {}
@@ -33,12 +34,16 @@ class CompiledRows:
 
     def with_column(self, name, make_expression):
         """These rows with one more column, `name`, computed by the expression that
-        `make_expression()` returns; it is called, and the rows compiled, once per name."""
+        `make_expression(queryset)` returns for the rows' queryset.
+
+        Compiled once per name, with the placeholders' queryset: a value of the URL's
+        that the expression takes from the queryset goes into it as well.
+        """
         if name not in self._with:
             with self._lock:
                 if name not in self._with:
                     self._with[name] = CompiledRows(
-                        self.build, self.fields, **self.expressions, **{name: make_expression()}
+                        self.build, self.fields, **self.columns, **{name: make_expression}
                     )
         return self._with[name]
 
@@ -49,7 +54,9 @@ class CompiledRows:
 
     def values(self, queryset):
         """A queryset's rows as fetch() gives them, read by the ORM."""
-        return queryset.values(*self.fields, **self.expressions)
+        return queryset.values(
+            *self.fields, **{name: make_expression(queryset) for name, make_expression in self.columns.items()}
+        )
 
     def fetch(self, *, limit=None, offset=0, **values):
         """The rows for these values, as the queryset's dicts; a slice when limit is given."""

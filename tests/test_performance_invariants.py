@@ -290,6 +290,22 @@ def test_a_near_page_carries_its_count_and_past_the_end_the_count_is_read_alone(
     assert keys <= {"id", "url", "title", "body", "created_at", "user", "post"}
 
 
+@pytest.mark.parametrize(("offset", "queries"), [(0, 1), (4, 1), (6, 3), (10, 3)])
+def test_a_posts_comments_carry_their_count_and_past_the_end_it_is_read_alone(
+    api_client, tied_posts_and_comments, django_assert_num_queries, offset, queries
+):
+    post = Post.objects.order_by("pk").first()  # 6 of the 26 comments; the others are on 4 other posts
+    url = reverse("blog:post-comment-list", kwargs={"pk": post.pk})
+
+    # Past the end: the page, the count on its own, and whether the post exists.
+    with django_assert_num_queries(queries):
+        page = api_client.get(url, {"limit": 5, "offset": offset}).json()
+
+    expected = list(Comment.objects.filter(post=post).order_by("-created_at", "-id").values_list("id", flat=True))
+    assert page["count"] == len(expected) == 6
+    assert [row["id"] for row in page["results"]] == expected[offset:offset + 5]
+
+
 @pytest.mark.parametrize(
     "query",
     ["", "?limit=20", "?limit=5&offset=3", "?offset=10&limit=5&x=1&x=2&empty=", "?offset=40&limit=20&format=json"],
