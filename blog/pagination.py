@@ -66,13 +66,10 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
         table = counted_table(queryset)
         if table is None:
             return queryset.count()
-        return self.read_count(queryset.db, table)
-
-    def read_count(self, using, table):
         # A whole table's count is kept by triggers (blog.models.RowCount): COUNT(*) would
         # read every row, 40 ms at a million posts on PostgreSQL. Read with a raw cursor:
         # the same read through the ORM took 265 µs against 41 µs, mostly compiling it.
-        connection = connections[using]
+        connection = connections[queryset.db]
         sql, params = row_count_sql(connection, table)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
