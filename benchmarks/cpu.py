@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.run import DATA, LUA, Gunicorn, django_env
+from benchmarks.run import DATA, LUA, Gunicorn, django_env, wrk
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -57,7 +57,7 @@ def machine_seconds():
 
 
 def measure(server, path, seconds, connections):
-    wrk = subprocess.Popen(
+    load = subprocess.Popen(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(LUA), server.url + path],
         stdout=subprocess.PIPE, text=True,
     )
@@ -66,7 +66,7 @@ def measure(server, path, seconds, connections):
     groups = {
         "gunicorn": lambda: [server.process.pid, *children(server.process.pid)],
         "postgres": postgres_pids,
-        "wrk": lambda: [wrk.pid],
+        "wrk": lambda: [load.pid],
     }
 
     def sample():
@@ -76,7 +76,7 @@ def measure(server, path, seconds, connections):
     before = sample()
     time.sleep(seconds - 2)
     after = sample()
-    figures = json.loads(wrk.communicate()[0].strip().splitlines()[-1])
+    figures = json.loads(load.communicate()[0].strip().splitlines()[-1])
     rps = figures["requests"] / (figures["duration_us"] / 1e6)
     served = rps * (after["clock"] - before["clock"])
     return rps, {name: (after[name] - before[name]) / served * 1e6 for name in [*groups, "machine"]}
@@ -98,8 +98,7 @@ def main():
           "and the machine as a whole")
     with Gunicorn(django_env(args.database), args.workers) as server:
         for path in args.paths:  # warm up every worker on every path
-            subprocess.run(["wrk", "-t2", f"-c{args.connections}", "-d1s", server.url + path],
-                           capture_output=True, check=True)
+            wrk(server.url, "GET", path, 1, args.connections, "")
         for path in args.paths:
             rps, cpu = measure(server, path, args.seconds, args.connections)
             print(f"{path}: {rps:,.0f} req/s; gunicorn {cpu['gunicorn']:.0f}, PostgreSQL "
