@@ -49,7 +49,7 @@ def request(view, query=""):
 def measure(view, query="", repeat=20):
     request(view, query)  # warm: connection, caches, the count
     runs = [request(view, query) for _ in range(repeat)]
-    ms, queries, response = runs[-1]
+    _, queries, response = runs[-1]
     return {
         "ms": statistics.median(run[0] for run in runs),
         "queries": queries,

@@ -41,7 +41,7 @@ def tables(meta, results, at_scale=()):
                 share = "100%" if name == "floor" else (
                     f"{e['ratio']:.0%} ({min(e['ratios']):.0%}–{max(e['ratios']):.0%})")
                 lines.append(f"| {label(r)} | {e['method']} {e['path']} | {e['rps']:,.0f} | {share} | "
-                             f"{fmt_ms(e['p50_us'])} | {fmt_ms(e['p90_us'])} | {fmt_ms(e['p99_us'])} |")
+                             f"{fmt_ms(e['p50_ms'])} | {fmt_ms(e['p90_ms'])} | {fmt_ms(e['p99_ms'])} |")
         lines.append("")
     lines += ["## First and deep page, in-process", "",
               "| data | first page ms | offset | deep page ms | deferred join from the near end ms "

@@ -38,7 +38,6 @@ TARGETS = {
     "post's comments": ("GET", "/blog/post/{commented_post_id}/comments"),
     "create post": ("POST", "/blog/create"),
 }
-TARGET_RATIOS = {"post list": 0.40, "post detail": 0.50}
 
 
 def scale_label(posts):
@@ -102,7 +101,9 @@ class Gunicorn:
         self.log = open(PROJECT / "reports" / "gunicorn.log", "a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "blogproject.wsgi", "--workers", str(self.workers),
-             "--bind", self.url.removeprefix("http://")],
+             "--bind", self.url.removeprefix("http://"),
+             # The control socket has one default path: servers side by side would share it.
+             "--no-control-socket"],
             cwd=self.project, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
@@ -139,6 +140,20 @@ def wrk(url, method, path, seconds, connections, token):
     return figures
 
 
+def endpoint_summary(method, path, runs, ratios):
+    """One endpoint's figures as bench.json keeps them: medians over the rounds, latencies in ms."""
+    return {
+        "method": method,
+        "path": path,
+        "rps": statistics.median(run["rps"] for run in runs),
+        "ratio": statistics.median(ratios),
+        "ratios": ratios,
+        # wrk reports microseconds.
+        **{f"p{n}_ms": statistics.median(run[f"p{n}_us"] for run in runs) / 1000 for n in (50, 90, 99)},
+        "non_2xx": sum(run["non_2xx"] for run in runs),
+    }
+
+
 def load_endpoints(env, ids, args):
     """Every endpoint's figures, each run paired with a floor run just before it."""
     paths = {name: (method, path.format(**ids)) for name, (method, path) in TARGETS.items()}
@@ -157,20 +172,9 @@ def load_endpoints(env, ids, args):
             print(f"  round {number + 1}: post list {pairs['post list'][-1][1]:.0%}, post detail "
                   f"{pairs['post detail'][-1][1]:.0%} of the floor", file=sys.stderr)
 
-    def summary(name, runs, ratios):
-        return {
-            "method": paths[name][0],
-            "path": paths[name][1],
-            "rps": statistics.median(run["rps"] for run in runs),
-            "ratio": statistics.median(ratios),
-            "ratios": ratios,
-            **{p: statistics.median(run[p] for run in runs) / 1000 for p in ("p50_us", "p90_us", "p99_us")},
-            "non_2xx": sum(run["non_2xx"] for run in runs),
-        }
-
-    results = {"floor": summary("floor", floors, [1.0])}
+    results = {"floor": endpoint_summary(*paths["floor"], floors, [1.0])}
     for name, runs in pairs.items():
-        results[name] = summary(name, [run for run, _ in runs], [ratio for _, ratio in runs])
+        results[name] = endpoint_summary(*paths[name], [run for run, _ in runs], [ratio for _, ratio in runs])
     return results
 
 

@@ -25,6 +25,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Run as a file (benchmarks/seed.py), this script has only its own folder on the path.
+sys.path.insert(0, str(PROJECT_DIR))
+from benchmarks.data import is_benchmark_database  # noqa: E402
+
 PHASE_LINE = re.compile(r"^(Posts|Comments): ([\d,]+) rows in ([\d.]+) s \(([\d,]+) rows/s\)")
 
 
@@ -70,7 +74,7 @@ def postgres_admin(url):
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    if "bench" not in name:
+    if not is_benchmark_database("postgresql", name):
         sys.exit(f"Refusing to drop database {name!r}: give --postgres a database name containing 'bench'.")
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     return name, psycopg.connect(admin_url, autocommit=True)
