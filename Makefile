@@ -11,7 +11,7 @@ WEB_CONCURRENCY ?= 2
 # protections off because this server is on loopback without TLS.
 PROD_ENV = DJANGO_DEBUG=0 DJANGO_HTTPS=0 DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat .secret_key)}"
 
-.PHONY: bench install loadtest run serve test
+.PHONY: bench install loadtest run serve test test-newest
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,21 @@ loadtest: install
 
 test: install
 	$(BIN)/pytest
+
+# The upgrade canary and the read path's tests on the newest Django and DRF that
+# requirements.txt admits, on a newer Python (its own venv, .venv-newest).
+NEWEST_PYTHON ?= $(shell command -v python3.13 || ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python 2>/dev/null | tail -n 1)
+NEWEST_TESTS = tests/test_upgrade_canary.py tests/test_reads.py tests/test_db_statements.py \
+	tests/test_db_pages.py tests/test_pagination.py tests/test_renderers.py tests/test_connection_health.py
+.venv-newest/.installed: requirements.txt requirements-dev.txt
+	@test -n "$(NEWEST_PYTHON)" || { echo "No Python 3.13 found: set NEWEST_PYTHON=/path/to/python3.13"; exit 1; }
+	test -x .venv-newest/bin/python || $(NEWEST_PYTHON) -m venv .venv-newest
+	.venv-newest/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager -r requirements-dev.txt
+	touch $@
+
+test-newest: .venv-newest/.installed
+	@.venv-newest/bin/python -c 'import sys, django, rest_framework; print("Python", sys.version.split()[0], "Django", django.__version__, "DRF", rest_framework.__version__)'
+	.venv-newest/bin/pytest -p no:cacheprovider $(NEWEST_TESTS)
 
 # The benchmark (benchmarks/run.py): reports/bench.md and charts. Larger runs, e.g.
 #   make bench SCALES="5000 1000000" DATABASES="sqlite postgres"

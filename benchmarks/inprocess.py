@@ -59,20 +59,16 @@ def measure(view, query="", repeat=20):
 
 
 def stages(posts):
-    from rest_framework import generics, serializers
+    from rest_framework import generics
 
     from blog.models import Post
     from blog.serializers import PostSerializer
     from blog.views import PostList
 
-    class DeclaredFieldsPostSerializer(PostSerializer):
+    class TutorialPostList(generics.ListAPIView):
         """The same JSON from model instances, by DRF's declared fields, as the tutorial's."""
 
-        def to_representation(self, instance):
-            return serializers.ModelSerializer.to_representation(self, instance)
-
-    class TutorialPostList(generics.ListAPIView):
-        serializer_class = DeclaredFieldsPostSerializer
+        serializer_class = PostSerializer
         pagination_class = None
 
     if posts > STAGES_MAX_POSTS:
@@ -93,8 +89,7 @@ def stages(posts):
 
 
 def pages(posts):
-    from django.db.models import Q
-
+    from blog.db.pages import by_deferred_join
     from blog.pagination import BlogLimitOffsetPagination
     from blog.views import PostList
 
@@ -104,8 +99,8 @@ def pages(posts):
     class NearEndPagination(BlogLimitOffsetPagination):
         """The deferred join from the near end, at any depth: what the far-end walk replaced."""
 
-        def on_the_page_from_the_far_end(self, queryset, table):
-            return Q(pk__in=queryset.values("pk")[self.offset:self.offset + self.limit])
+        def page_of(self, queryset):
+            return queryset.filter(by_deferred_join(queryset, self.offset, self.limit))
 
     deep = posts * 9 // 10
     app = PostList.as_view()

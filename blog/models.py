@@ -2,11 +2,25 @@ from django.conf import settings
 from django.db import models
 
 
+class PostQuerySet(models.QuerySet):
+    def with_author(self):
+        """Posts with their authors joined, newest first (Meta.ordering)."""
+        return self.select_related("user")
+
+
+class CommentQuerySet(models.QuerySet):
+    def with_related(self):
+        """Comments with their authors and posts joined, newest first (Meta.ordering)."""
+        return self.select_related("user", "post")
+
+
 class Post(models.Model):
     title = models.CharField(max_length=500)
     body = models.TextField()
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PostQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -29,6 +43,8 @@ class Comment(models.Model):
     body = models.TextField()
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CommentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,21 +1,43 @@
-import orjson
+"""What a response's bytes are: DRF's JSON, written by orjson, and the choice of renderer.
+
+Both give exactly DRF's answers, faster (tests/test_renderers.py; figures in
+docs/performance.md).
+"""
 from drf_orjson_renderer.renderers import ORJSONRenderer
+from rest_framework.negotiation import DefaultContentNegotiation
 
 
-class JSONRenderer(ORJSONRenderer):
+class BlogJSONRenderer(ORJSONRenderer):
     """orjson's rendering, byte for byte DRF's JSONRenderer output for the API's data.
 
-    DRF's renderer (json.dumps) took 60-70 µs of a 20-post page, this one 4-5 µs (a
-    one-off in-process timing). Like DRF's, it escapes U+2028 and U+2029 so that the
-    JSON is also valid JavaScript, and writes a datetime as ISO 8601 with UTC as Z.
+    REST_FRAMEWORK["ORJSON_RENDERER_OPTIONS"] makes it write datetimes as DRF's ISO 8601
+    format does, UTC as Z. Like DRF's renderer it escapes U+2028 and U+2029, so that the
+    JSON is also valid JavaScript.
     """
 
     # orjson writes a UTC offset to the minute: a historical zone's offset in seconds
     # (before about 1900) would lose them, where DRF writes +00:19:32.
-    options = ORJSONRenderer.options | orjson.OPT_UTC_Z
 
     def render(self, data, media_type=None, renderer_context=None):
         rendered = super().render(data, media_type, renderer_context)
         if b"\xe2\x80\xa8" in rendered or b"\xe2\x80\xa9" in rendered:
             rendered = rendered.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
         return rendered
+
+
+# Accept headers for which DRF always picks the first renderer, with its own media type.
+FIRST_RENDERER_ACCEPTS = {"*/*", "application/json"}
+
+
+class BlogContentNegotiation(DefaultContentNegotiation):
+    """DRF's content negotiation, answered at once for a client that accepts JSON or anything."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        # curl, requests and wrk send */* or nothing, Locust's rest() application/json;
+        # DRF answers each with the first renderer (JSON), after building
+        # request.headers and parsing media types.
+        format = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        accept = request.META.get("HTTP_ACCEPT", "*/*")
+        if not format and accept in FIRST_RENDERER_ACCEPTS and renderers[0].media_type == "application/json":
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)

@@ -1,3 +1,10 @@
+"""The failed-login throttle: security policy for /login/, in one place.
+
+Relies on (check on each DRF upgrade; tests/test_upgrade_canary.py fails if one changes):
+- `SimpleRateThrottle.allow_request()`'s state, which `allow_request` below mirrors
+  without recording the request: `history`, `now`, `timer()`, `duration`,
+  `num_requests`, `cache`, `cache_format`.
+"""
 import hashlib
 
 from rest_framework.throttling import SimpleRateThrottle

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .models import Comment, Post
-from .rows import CompiledRows
+from .reads import FastListAPIView, FastRetrieveAPIView
 from .serializers import (
     CommentCreateSerializer,
     CommentSerializer,
@@ -17,6 +17,7 @@ from .serializers import (
 )
 from .throttling import FailedLoginThrottle
 
+NO_POST = "No post with this id."
 ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
 VALIDATION_ERROR = OpenApiResponse(
     response={
@@ -62,36 +63,15 @@ class LoginView(ObtainAuthToken):
             raise
 
 
-class CompiledRowsMixin:
-    """Reads the view's rows with SQL compiled once per process (blog.rows).
-
-    `rows` is a CompiledRows whose parameters are the URL's keyword arguments; the ORM's
-    own queryset for them remains the view's queryset, for counts and deep pages.
-    """
-
-    rows = None
-
-    def get_queryset(self):
-        return self.rows.queryset(**self.kwargs)
-
-    def get_object(self):
-        found = self.rows.fetch(**self.kwargs)
-        if not found:
-            model = self.get_queryset().model
-            raise NotFound(f"No {model._meta.object_name} matches the given query.")
-        self.check_object_permissions(self.request, found[0])
-        return found[0]
-
-
 @extend_schema(responses={200: PostSerializer, 401: ERROR})
-class PostList(CompiledRowsMixin, generics.ListAPIView):
-    rows = CompiledRows(lambda: Post.objects.all(), PostSerializer.row_fields)
+class PostList(FastListAPIView):
+    queryset = Post.objects.with_author()
     serializer_class = PostSerializer
 
 
 @extend_schema(responses={200: PostSerializer, 401: ERROR, 404: ERROR})
-class PostDetail(CompiledRowsMixin, generics.RetrieveAPIView):
-    rows = CompiledRows(lambda pk: Post.objects.filter(pk=pk), PostSerializer.row_fields)
+class PostDetail(FastRetrieveAPIView):
+    queryset = Post.objects.with_author()
     serializer_class = PostSerializer
 
 
@@ -105,29 +85,29 @@ class PostCreate(generics.CreateAPIView):
 
 
 @extend_schema(responses={200: CommentSerializer, 401: ERROR})
-class CommentList(CompiledRowsMixin, generics.ListAPIView):
-    rows = CompiledRows(lambda: Comment.objects.all(), CommentSerializer.row_fields)
+class CommentList(FastListAPIView):
+    queryset = Comment.objects.with_related()
     serializer_class = CommentSerializer
 
 
 @extend_schema(responses={200: CommentSerializer, 401: ERROR, 404: ERROR})
-class CommentDetail(CompiledRowsMixin, generics.RetrieveAPIView):
-    rows = CompiledRows(lambda pk: Comment.objects.filter(pk=pk), CommentSerializer.row_fields)
+class CommentDetail(FastRetrieveAPIView):
+    queryset = Comment.objects.with_related()
     serializer_class = CommentSerializer
 
 
 @extend_schema(responses={200: CommentSerializer, 401: ERROR, 404: ERROR})
-class PostCommentList(CompiledRowsMixin, generics.ListAPIView):
-    rows = CompiledRows(lambda pk: Comment.objects.filter(post_id=pk), CommentSerializer.row_fields)
+class PostCommentList(FastListAPIView):
+    queryset = Comment.objects.with_related()
     serializer_class = CommentSerializer
+    parent_lookup_kwargs = {"pk": "post_id"}
 
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
+    def get_paginated_response(self, data):
         # An empty page is the only case where the post may not exist; check it then,
-        # so a post with comments costs no extra query.
-        if not page and not Post.objects.filter(pk=self.kwargs["pk"]).exists():
-            raise NotFound("No post with this id.")
-        return page
+        # so that a post with comments costs no extra query.
+        if not data and not Post.objects.filter(pk=self.kwargs["pk"]).exists():
+            raise NotFound(NO_POST)
+        return super().get_paginated_response(data)
 
 
 @extend_schema(
@@ -141,7 +121,7 @@ class CommentCreate(generics.CreateAPIView):
 
     def create(self, request, *args, **kwargs):
         if not Post.objects.filter(pk=self.kwargs["pk"]).exists():
-            raise NotFound("No post with this id.")
+            raise NotFound(NO_POST)
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):

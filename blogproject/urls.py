@@ -15,11 +15,19 @@ urlpatterns = [
 ]
 
 
+# JSON, not HTML, for errors raised outside DRF's views, in DRF's shape: {"detail": "..."}.
+def bad_request(request, exception):
+    return JsonResponse({"detail": "Bad Request (400)"}, status=400)
+
+
 def not_found(request, exception):
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
-# JSON, not HTML, for errors raised outside DRF's views.
-handler400 = "rest_framework.exceptions.bad_request"
+def server_error(request):
+    return JsonResponse({"detail": "Server Error (500)"}, status=500)
+
+
+handler400 = bad_request
 handler404 = not_found
-handler500 = "rest_framework.exceptions.server_error"
+handler500 = server_error

@@ -5,11 +5,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -72,6 +75,41 @@ def make_comment(user, make_post):
         return Comment.objects.create(post=post or make_post(), body=body, user=author or user)
 
     return make_comment
+
+
+TIED_ROWS = 26  # even, so that half of it is an offset
+
+
+@pytest.fixture
+def tied_posts_and_comments(make_user):
+    """26 posts and 26 comments by two authors, with created_at shared in threes so that
+    the id tie-break decides the order; the comments spread over the first 5 posts."""
+    authors = [make_user(username="ann"), make_user(username="bob")]
+    posts = Post.objects.bulk_create(
+        Post(title=f"Post {n}", body="Body", user=authors[n % 2]) for n in range(TIED_ROWS))
+    comments = Comment.objects.bulk_create(
+        Comment(post=posts[n % 5], body=f"Comment {n}", user=authors[n % 2]) for n in range(TIED_ROWS))
+    base = timezone.now()
+    for model, rows in ((Post, posts), (Comment, comments)):
+        for n, row in enumerate(rows):
+            row.created_at = base - timedelta(minutes=n // 3)
+        model.objects.bulk_update(rows, ["created_at"])
+    return posts, comments
+
+
+@pytest.fixture
+def commented_post_url(make_post, make_comment):
+    """The comment list URL of a new post with `count` comments ("Comment 0" the oldest),
+    and one comment on another post besides."""
+
+    def commented_post_url(count):
+        post = make_post()
+        for n in range(count):
+            make_comment(post=post, body=f"Comment {n}")
+        make_comment(body="On another post")
+        return reverse("blog:post-comment-list", kwargs={"pk": post.pk})
+
+    return commented_post_url
 
 
 def server_database_url():

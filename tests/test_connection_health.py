@@ -1,4 +1,4 @@
-"""The PostgreSQL backend's health check (blogproject.postgresql): no round trip, yet a
+"""The PostgreSQL backend's health check (blog.db.postgresql): no round trip, yet a
 connection the server ended is replaced before a request uses it."""
 import select
 import time

@@ -100,7 +100,7 @@ def test_unhandled_error_is_a_json_500_without_traceback(db, monkeypatch, settin
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert response.json() == {"error": "Server Error (500)"}
+    assert response.json() == {"detail": "Server Error (500)"}
     assert b"secret internals" not in response.content
 
 
@@ -144,3 +144,14 @@ def test_statements_are_prepared_on_postgresql(db):
         prepared = [row[0] for row in cursor.fetchall()]
 
     assert any("+ 1" in statement for statement in prepared), prepared
+
+
+@pytest.mark.django_db
+def test_errors_outside_drfs_views_are_json_in_drfs_shape(settings, client):
+    settings.DEBUG = False
+
+    not_found = client.get("/nowhere")
+    bad_host = client.get("/blog/posts", HTTP_HOST="attacker.example.com")
+
+    assert (not_found.status_code, not_found.json()) == (404, {"detail": "Not found."})
+    assert (bad_host.status_code, bad_host.json()) == (400, {"detail": "Bad Request (400)"})

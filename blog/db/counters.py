@@ -1,0 +1,59 @@
+"""Row counts of whole tables, read from the counters that migration 0003's triggers keep.
+
+COUNT(*) reads every row of a table; the counter is one row. A missing counter row
+(only `flush` or a hand edit removes one) is counted with COUNT(*) instead of being
+read as 0.
+
+Relies on (check on each Django upgrade; tests/test_upgrade_canary.py fails if one changes):
+- `Query.where` (empty when nothing filters) and `Query.combinator` (union() and the like).
+- `Query.get_compiler(connection=...).as_sql()` for a COUNT(*) subquery of a filtered list.
+- `RawSQL(sql, params)` as an expression in values_list() and in filter().
+"""
+from django.db import connections
+from django.db.models.expressions import RawSQL
+
+from ..models import RowCount
+
+
+def counted_table(queryset):
+    """The table of `queryset`'s model if the queryset lists all of it and its rows are counted; else None."""
+    model = queryset.model._meta.concrete_model
+    # Joins along non-null foreign keys (a post's author) never change the number of
+    # rows: without a filter, it is the table's.
+    if queryset.query.where or queryset.query.combinator or model not in RowCount.counted_models:
+        return None
+    return model._meta.db_table
+
+
+def table_count_sql(connection, table):
+    """`table`'s row count as an SQL expression, and its params."""
+    opts = RowCount._meta
+    quote = connection.ops.quote_name
+    rows, key = quote(opts.get_field("rows").column), quote(opts.pk.column)
+    counter = f"SELECT {rows} FROM {quote(opts.db_table)} WHERE {key} = %s"
+    # COALESCE evaluates COUNT(*) only when the counter row is missing.
+    return f"COALESCE(({counter}), (SELECT COUNT(*) FROM {quote(table)}))", [table]
+
+
+def count_expression(queryset):
+    """The number of `queryset`'s rows as an SQL expression: its table's counter when it
+    lists a whole counted table, else COUNT(*) of its rows."""
+    connection = connections[queryset.db]
+    table = counted_table(queryset)
+    if table is not None:
+        return RawSQL(*table_count_sql(connection, table))
+    sql, params = queryset.order_by().values("pk").query.get_compiler(connection=connection).as_sql()
+    return RawSQL(f"(SELECT COUNT(*) FROM ({sql}) counted)", params)
+
+
+def count_rows(queryset):
+    """The number of `queryset`'s rows: its table's counter, or the ORM's count()."""
+    table = counted_table(queryset)
+    if table is None:
+        return queryset.count()
+    connection = connections[queryset.db]
+    sql, params = table_count_sql(connection, table)
+    # A raw cursor: through the ORM, compiling this one-row read costs more than running it.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql}", params)
+        return cursor.fetchone()[0]

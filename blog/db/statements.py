@@ -1,0 +1,136 @@
+"""Querysets compiled to SQL once per process, then run with each request's values.
+
+Django compiles a queryset to SQL every time it runs it, and for a read endpoint that
+asks the same question on every request that costs more than the query itself
+(docs/performance.md). A `CompiledStatement` has the ORM compile the queryset once, with
+a placeholder where each changing value goes, and runs that SQL with new values: the ORM
+still writes every query, once, and its converters still read every value.
+
+Relies on (check on each Django upgrade; tests/test_upgrade_canary.py fails if one changes):
+- `QuerySet.query.low_mark` / `high_mark`: a sliced queryset is refused.
+- `Query.get_compiler(using=...)`, `SQLCompiler.as_sql()` returning (sql, params) with the
+  filter values among params, `SQLCompiler.select` and `col_count` after as_sql(), and
+  `SQLCompiler.get_converters(expressions)` returning {position: (functions, expression)},
+  each function called as `function(value, expression, connection)`.
+- `CursorWrapper.cursor` (the driver's cursor) and, on PostgreSQL, psycopg 3's
+  `cursor.adapters.register_loader()` and `psycopg.types.datetime.TimestamptzLoader`.
+"""
+import threading
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
+
+# Values no real id takes: negative and far outside any sequence.
+FIRST_PLACEHOLDER = -7_919_000_000_000_001
+
+
+class CompiledStatement:
+    """The rows of `build(**values).values_list(*columns)`, compiled once, fetched as lists.
+
+    `build` returns the queryset; its keyword parameters are the integers that change
+    from one fetch to the next (ids from the URL). To find where they go in the SQL it is
+    called once with a distinct placeholder for each, which must then appear among the
+    query's parameters. `extra` adds expressions after the columns, each a function of the
+    queryset (e.g. the rows' count), so that a row's first len(columns) values are always
+    the columns.
+    """
+
+    def __init__(self, build, names, columns, extra=()):
+        self.build = build
+        self.names = tuple(names)
+        self.columns = tuple(columns)
+        self.extra = tuple(extra)
+        self._compiled = None
+        self._lock = threading.Lock()
+
+    def with_extra(self, make_expression):
+        """This statement with one more value at the end of each row."""
+        return CompiledStatement(self.build, self.names, self.columns, (*self.extra, make_expression))
+
+    def queryset(self, **values):
+        """The ORM's own queryset for these values, as model instances."""
+        return self.build(**values)
+
+    def rows_of(self, queryset):
+        """A queryset's rows as fetch() gives them, read by the ORM."""
+        return list(self.select(queryset))
+
+    def select(self, queryset):
+        return queryset.values_list(*self.columns, *(make(queryset) for make in self.extra))
+
+    def fetch(self, values, limit=None, offset=0):
+        """The rows (sequences) for these values, a dict of this statement's names; a slice when limit is given."""
+        compiled = self._compile()
+        params = list(compiled.params)
+        for name, positions in compiled.slots:
+            for position in positions:
+                params[position] = values[name]
+        sql = compiled.sql
+        if limit is not None:
+            # Integers written into the SQL, as Django's compiler writes them: as
+            # parameters, PostgreSQL cannot know how many rows a prepared statement's
+            # LIMIT lets through, and plans it anew on every run.
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        connection = connections[compiled.using]
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                load_datetimes_natively(cursor.cursor)
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if not compiled.converters:
+            return rows
+        rows = [list(row) for row in rows]
+        for position, functions, expression in compiled.converters:
+            for row in rows:
+                value = row[position]
+                for convert in functions:
+                    value = convert(value, expression, connection)
+                row[position] = value
+        return rows
+
+    def _compile(self):
+        if self._compiled is None:
+            with self._lock:
+                if self._compiled is None:
+                    self._compiled = _Compiled(self)
+        return self._compiled
+
+
+class _Compiled:
+    def __init__(self, statement):
+        placeholders = {name: FIRST_PLACEHOLDER - n for n, name in enumerate(statement.names)}
+        queryset = statement.select(statement.build(**placeholders))
+        query = queryset.query
+        if query.low_mark or query.high_mark is not None:
+            raise ImproperlyConfigured("CompiledStatement: build an unsliced queryset; fetch() slices it.")
+        self.using = queryset.db
+        compiler = query.get_compiler(using=self.using)
+        sql, params = compiler.as_sql()
+        self.sql, self.params = sql, tuple(params)
+        self.slots = [
+            (name, [position for position, param in enumerate(self.params) if param == placeholder])
+            for name, placeholder in placeholders.items()
+        ]
+        for name, positions in self.slots:
+            if not positions or str(placeholders[name]) in sql:
+                raise ImproperlyConfigured(
+                    f"CompiledStatement: {name!r} must reach the SQL as a query parameter, "
+                    "e.g. as a filter value."
+                )
+        expressions = [select[0] for select in compiler.select[:compiler.col_count]]
+        self.converters = [
+            (position, functions, expression)
+            for position, (functions, expression) in compiler.get_converters(expressions).items()
+        ]
+
+
+def load_datetimes_natively(cursor):
+    """Have this psycopg cursor load timestamptz values with psycopg's own loader.
+
+    Django's loader calls psycopg's, then sets again in Python the very time zone psycopg
+    gave: either way an aware datetime of the same instant, which is all a serializer
+    uses. The rest of Django keeps its loader.
+    """
+    from psycopg.types.datetime import TimestamptzLoader
+
+    cursor.adapters.register_loader("timestamptz", TimestamptzLoader)

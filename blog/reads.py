@@ -1,0 +1,341 @@
+"""The read endpoints' fast path: DRF's generic list and detail views, answered from compiled SQL.
+
+A view that subclasses `FastListAPIView` or `FastRetrieveAPIView` and is configured only
+by DRF's attributes (`queryset`, `serializer_class`, `lookup_field`, `pagination_class`,
+and `parent_lookup_kwargs` for a list under a parent) gets its answer without model
+instances or per-field serializer calls: `read_page()` and `read_object()` run the
+view's own queryset, compiled once per process (blog.db.statements), and write the
+rows straight into the JSON that the serializer's declared fields would make.
+
+Whatever the fast path cannot answer exactly as DRF would, DRF answers: a view that
+overrides one of the methods the fast path skips, has filter backends or object
+permissions, or a serializer field the projection below does not know, is served by
+DRF's own `list()` / `retrieve()` (correct, slower), and says so once in the log
+("blog.reads"). tests/test_reads.py holds both paths' bytes equal.
+
+Relies on (check on each DRF upgrade; tests/test_upgrade_canary.py fails if one changes):
+- `HyperlinkedRelatedField.to_representation()` building its URL as
+  `self.reverse(view_name, kwargs={lookup_url_kwarg: value}, request=..., format=...)`,
+  with `format` from the serializer context unless the field sets its own.
+- `Serializer.to_representation()` writing None for a None attribute and
+  `field.to_representation(attribute)` otherwise, over the fields that are not write-only.
+"""
+import logging
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.urls import NoReverseMatch
+from rest_framework import fields as drf_fields
+from rest_framework import generics, serializers
+from rest_framework.permissions import BasePermission
+from rest_framework.relations import HyperlinkedIdentityField
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from .db.counters import count_expression
+from .db.statements import CompiledStatement
+from .pagination import BlogLimitOffsetPagination
+
+logger = logging.getLogger(__name__)
+
+# Reversed in place of an id, then cut out, leaving the URL around it as a template.
+PLACEHOLDER_ID = 9_876_543_210
+# Fields whose to_representation() gives a database value back as it is.
+VERBATIM = (drf_fields.IntegerField, drf_fields.CharField, drf_fields.ReadOnlyField)
+
+
+class FastListAPIView(generics.ListAPIView):
+    """DRF's ListAPIView, whose pages read_page() answers when it can answer them exactly."""
+
+    # {URL keyword: ORM lookup} filtering the list by its parent, as drf-nested-routers
+    # names it, e.g. {"pk": "post_id"} for a post's comments.
+    parent_lookup_kwargs = {}
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if not self.parent_lookup_kwargs:
+            return queryset
+        return queryset.filter(
+            **{lookup: self.kwargs[kwarg] for kwarg, lookup in self.parent_lookup_kwargs.items()}
+        )
+
+    def list(self, request, *args, **kwargs):
+        page = read_page(self)
+        if page is None:
+            return super().list(request, *args, **kwargs)
+        return self.get_paginated_response(page)
+
+
+class FastRetrieveAPIView(generics.RetrieveAPIView):
+    """DRF's RetrieveAPIView, whose objects read_object() answers when it can answer them exactly."""
+
+    def retrieve(self, request, *args, **kwargs):
+        found = read_object(self)
+        if found is None:
+            return super().retrieve(request, *args, **kwargs)
+        return Response(found)
+
+
+def read_page(view):
+    """The view's page as the JSON data its serializer would make, the count set on its
+    paginator; or None where DRF's own list() must answer."""
+    if (fast := fast_answer(view)) is None:
+        return None
+    plan, values, represent = fast
+    rows = view.paginator.paginate_statement(plan.counted_statement, values, view.request)
+    return None if rows is None else [represent(row) for row in rows]
+
+
+def read_object(view):
+    """The view's object as the JSON data its serializer would make; or None where DRF's
+    own retrieve() must answer. No such object is a 404, as get_object() says it."""
+    if (fast := fast_answer(view)) is None:
+        return None
+    plan, values, represent = fast
+    rows = plan.statement.fetch(values)
+    if not rows:
+        raise Http404(f"No {view.queryset.model._meta.object_name} matches the given query.")
+    return represent(rows[0])
+
+
+def fast_answer(view):
+    """The view's Plan, the statement's values and the row function for this request; or
+    None where DRF's own path must answer."""
+    plan = plan_for(type(view))
+    if plan is None or (values := plan.values(view.kwargs)) is None:
+        return None
+    if (represent := plan.projection.bind(view)) is None:
+        return None
+    return plan, values, represent
+
+
+@dataclass
+class Plan:
+    """What a view class's fast path runs: its statement and how its rows become JSON."""
+
+    statement: CompiledStatement
+    # The same rows, each ending with the number of rows in the whole list.
+    counted_statement: CompiledStatement
+    projection: "Projection"
+    # The URL keywords whose values go into the statement.
+    kwargs: tuple
+
+    def values(self, kwargs):
+        """The statement's values from a request's URL keywords; None if one is not an integer."""
+        values = {name: kwargs.get(name) for name in self.kwargs}
+        return values if all(type(value) is int for value in values.values()) else None
+
+
+def plan_for(view_class):
+    """The view class's Plan, made on its first request; None when DRF's path must answer."""
+    if "_read_plan" not in view_class.__dict__:
+        problem = fast_path_problem(view_class)
+        plan = None
+        if problem is None:
+            plan = make_plan(view_class)
+        if plan is None:
+            logger.info("%s is answered by DRF's own path: %s", view_class.__qualname__,
+                        problem or "its serializer has a field the fast path cannot write")
+        view_class._read_plan = plan
+    return view_class._read_plan
+
+
+# What each fast view skips of DRF's path: overriding one of these sends it down DRF's.
+SKIPPED = {
+    FastListAPIView: ("get_queryset", "filter_queryset", "paginate_queryset", "get_serializer",
+                      "get_serializer_class", "get_serializer_context"),
+    FastRetrieveAPIView: ("get_queryset", "filter_queryset", "get_object", "get_serializer",
+                          "get_serializer_class", "get_serializer_context", "get_permissions",
+                          "check_object_permissions"),
+}
+
+
+def fast_path_problem(view_class):
+    """Why the view class must be answered by DRF's own path, or None."""
+    base = FastListAPIView if issubclass(view_class, FastListAPIView) else FastRetrieveAPIView
+    for name in SKIPPED[base]:
+        if getattr(view_class, name) is not getattr(base, name):
+            return f"it overrides {name}()"
+    if view_class.filter_backends:
+        return "it has filter backends"
+    if not isinstance(view_class.queryset, QuerySet):
+        return "it has no `queryset` attribute"
+    if base is FastListAPIView:
+        pagination = view_class.pagination_class
+        if not (isinstance(pagination, type) and issubclass(pagination, BlogLimitOffsetPagination)):
+            return "its pagination_class is not a BlogLimitOffsetPagination"
+        for name in ("paginate_queryset", "get_count"):
+            if getattr(pagination, name) is not getattr(BlogLimitOffsetPagination, name):
+                return f"its pagination class overrides {name}()"
+    else:
+        for permission in view_class.permission_classes:
+            if not isinstance(permission, type) or (
+                permission.has_object_permission is not BasePermission.has_object_permission
+            ):
+                return f"{permission!r} may check objects"
+        field = lookup_model_field(view_class.queryset.model, view_class.lookup_field)
+        if field is None or not (field.primary_key or field.unique):
+            return f"lookup_field {view_class.lookup_field!r} is not a unique integer column"
+    return None
+
+
+def make_plan(view_class):
+    """The view class's Plan, or None if its serializer has a field the projection cannot write."""
+    model = view_class.queryset.model
+    projection = Projection.of(view_class.serializer_class, model)
+    if projection is None:
+        return None
+    if issubclass(view_class, FastListAPIView):
+        kwargs = tuple(view_class.parent_lookup_kwargs)
+        build = view_queryset(view_class)
+    else:
+        kwargs = (view_class.lookup_url_kwarg or view_class.lookup_field,)
+        build = object_queryset(view_class)
+    statement = CompiledStatement(build, kwargs, projection.columns)
+    return Plan(statement, statement.with_extra(count_expression), projection, kwargs)
+
+
+def view_queryset(view_class):
+    """A function from URL keyword values to the queryset the view's get_queryset() gives for them."""
+
+    def build(**kwargs):
+        view = view_class(kwargs=kwargs)
+        return view.get_queryset()
+
+    return build
+
+
+def object_queryset(view_class):
+    """A function from the URL's lookup value to the queryset get_object() looks the object up in."""
+    list_queryset = view_queryset(view_class)
+    kwarg = view_class.lookup_url_kwarg or view_class.lookup_field
+
+    def build(**kwargs):
+        return list_queryset(**kwargs).filter(**{view_class.lookup_field: kwargs[kwarg]})
+
+    return build
+
+
+def lookup_model_field(model, name):
+    """The concrete integer model field a name (or "pk") stands for, or None."""
+    field = model._meta.pk if name == "pk" else next(
+        (field for field in model._meta.concrete_fields if field.name == name), None
+    )
+    if field is None or field.is_relation or field.get_internal_type() not in INTEGER_TYPES:
+        return None
+    return field
+
+
+INTEGER_TYPES = {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
+                 "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField",
+                 "PositiveSmallIntegerField"}
+
+
+class Projection:
+    """The columns a serializer's fields read, and a function from a row of them to its JSON data.
+
+    Made from the serializer's own fields, so the JSON is declared once: a field added to
+    Meta.fields is a column more. The function is generated Python (as namedtuple and
+    dataclasses generate theirs), one dict display per row, which is what writing it by
+    hand would give.
+    """
+
+    def __init__(self, serializer_class):
+        self.columns = []
+        self.links = []  # HyperlinkedIdentityFields, whose URLs depend on the request
+        self.conversions = []  # to_representation of fields that change a value
+        self.name = serializer_class.__name__
+
+    @classmethod
+    def of(cls, serializer_class, model):
+        """The projection of serializer_class for rows of model; None if it has a field it cannot write."""
+        projection = cls(serializer_class)
+        display = projection.object_display(serializer_class(), model, prefix="")
+        if display is None:
+            return None
+        heads = [f"head{n}, tail{n}" for n in range(len(projection.links))]
+        source = f"def bind({', '.join(heads)}):\n    return lambda row: {display}\n"
+        namespace = {"conversions": tuple(projection.conversions)}
+        exec(compile(source, f"<projection of {projection.name}>", "exec"), namespace)
+        projection.bind_links = namespace["bind"]
+        return projection
+
+    def bind(self, view):
+        """The function from a row to its JSON data for this view's request; None where a
+        link's URL does not reverse to a template (DRF's path then answers, or says why)."""
+        parts = []
+        for field in self.links:
+            try:
+                parts += link_template(field, view)
+            except (NoReverseMatch, ValueError):
+                return None
+        return self.bind_links(*parts)
+
+    def column(self, name):
+        if name not in self.columns:
+            self.columns.append(name)
+        return f"row[{self.columns.index(name)}]"
+
+    def object_display(self, serializer, model, prefix):
+        """Python source of the dict a ModelSerializer makes of a row; None if it cannot."""
+        serializer_class = type(serializer)
+        if not isinstance(serializer, serializers.ModelSerializer) or any(
+            getattr(serializer_class, name) is not getattr(serializers.ModelSerializer, name)
+            for name in ("to_representation", "get_fields")
+        ) or not issubclass(model, serializer.Meta.model):
+            return None
+        items = []
+        for field in serializer.fields.values():
+            if field.write_only:
+                continue
+            value = self.field_display(field, model, prefix)
+            if value is None:
+                return None
+            items.append(f"{field.field_name!r}: {value}")
+        return "{" + ", ".join(items) + "}"
+
+    def field_display(self, field, model, prefix):
+        """Python source of one field's value in a row; None if the projection cannot write it."""
+        if type(field) is HyperlinkedIdentityField:
+            lookup = lookup_model_field(model, field.lookup_field)
+            if lookup is None:
+                return None
+            self.links.append(field)
+            n = len(self.links) - 1
+            return f'f"{{head{n}}}{{{self.column(prefix + lookup.name)}}}{{tail{n}}}"'
+        if len(field.source_attrs) != 1:
+            return None
+        model_field = next((f for f in model._meta.concrete_fields if f.name == field.source_attrs[0]), None)
+        if model_field is None:
+            return None
+        if isinstance(field, serializers.ModelSerializer):
+            # A nested object along a foreign key that is never null, read through its join.
+            if not (model_field.many_to_one or model_field.one_to_one) or model_field.null:
+                return None
+            return self.object_display(field, model_field.related_model, f"{prefix}{model_field.name}__")
+        if (model_field.is_relation or type(field).__module__ != drf_fields.__name__
+                or type(field).get_attribute is not drf_fields.Field.get_attribute):
+            return None
+        value = self.column(prefix + model_field.name)
+        if type(field) in VERBATIM or (
+            type(field) is drf_fields.DateTimeField
+            and getattr(field, "format", api_settings.DATETIME_FORMAT) is None
+        ):
+            return value
+        self.conversions.append(field.to_representation)
+        return f"(None if {value} is None else conversions[{len(self.conversions) - 1}]({value}))"
+
+
+def link_template(field, view):
+    """The URL a HyperlinkedIdentityField gives an object, for this request, as (head, tail)
+    around the object's id: reversed once per request by the field's own reverse()."""
+    format = view.format_kwarg
+    if format and field.format and field.format != format:
+        format = field.format
+    url = field.reverse(field.view_name, kwargs={field.lookup_url_kwarg: PLACEHOLDER_ID},
+                        request=view.request, format=format)
+    head, found, tail = url.partition(str(PLACEHOLDER_ID))
+    if not found or str(PLACEHOLDER_ID) in tail:
+        raise ValueError(f"{url} does not hold the id once")
+    return head, tail

@@ -1,0 +1,143 @@
+"""Upgrade canary: each framework internal the project relies on, checked by name.
+
+The modules under blog/db/, blog/reads.py, blog/renderers.py and blog/throttling.py list
+what they rely on in their docstrings; this module holds one check per item, so that
+an upgrade of Django, DRF, drf-orjson-renderer or psycopg that changes one fails here,
+with the file to fix named, rather than somewhere deep in a behaviour test. CI runs it
+on the pinned versions and on the newest ones the requirements admit (.ci/run).
+"""
+import inspect
+
+import pytest
+from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
+from rest_framework import serializers
+from rest_framework.relations import HyperlinkedIdentityField
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+from rest_framework.throttling import SimpleRateThrottle
+
+from blog.models import Comment, Post
+
+pytestmark = pytest.mark.django_db
+
+
+def relied_on(where, what):
+    return f"{where} relies on {what}; this version changed it: adapt {where} (see its docstring)"
+
+
+def test_a_queryset_knows_whether_it_is_sliced():
+    query = Post.objects.all()[3:5].query
+    assert (query.low_mark, query.high_mark) == (3, 5), relied_on("blog/db/statements.py", "Query.low_mark/high_mark")
+    assert query.is_sliced, relied_on("blog/pagination.py", "Query.is_sliced")
+
+
+def test_the_compiler_gives_sql_with_the_filter_values_among_its_params_and_its_select():
+    compiler = Comment.objects.filter(post_id=-12345).values_list("id", "created_at", "user__username") \
+        .query.get_compiler(using="default")
+    sql, params = compiler.as_sql()
+    where = "blog/db/statements.py"
+    assert isinstance(sql, str) and -12345 in params, relied_on(where, "SQLCompiler.as_sql() -> (sql, params)")
+    assert compiler.col_count == 3, relied_on(where, "SQLCompiler.col_count after as_sql()")
+    expressions = [select[0] for select in compiler.select[:compiler.col_count]]
+    converters = compiler.get_converters(expressions)
+    assert isinstance(converters, dict), relied_on(where, "SQLCompiler.get_converters() -> {position: ...}")
+    for position, (functions, expression) in converters.items():
+        assert 0 <= position < 3 and callable(functions[0]), relied_on(where, "(functions, expression) converters")
+        assert len(inspect.signature(functions[0]).parameters) == 3, relied_on(
+            where, "converters called as function(value, expression, connection)")
+
+
+def test_the_cursor_wrapper_exposes_the_drivers_cursor():
+    with connection.cursor() as cursor:
+        assert hasattr(cursor, "cursor") and hasattr(cursor.cursor, "execute"), relied_on(
+            "blog/db/statements.py", "CursorWrapper.cursor")
+        if connection.vendor == "postgresql":
+            from psycopg.types.datetime import TimestamptzLoader
+
+            assert callable(cursor.cursor.adapters.register_loader) and TimestamptzLoader, relied_on(
+                "blog/db/statements.py", "psycopg's cursor.adapters.register_loader and TimestamptzLoader")
+
+
+def test_a_query_says_whether_it_filters_combines_and_how_it_is_ordered():
+    where = "blog/db/counters.py and blog/db/pages.py"
+    whole, filtered = Post.objects.all().query, Post.objects.filter(pk=1).query
+    assert not whole.where and filtered.where, relied_on(where, "Query.where, empty without a filter")
+    union = Post.objects.order_by().union(Post.objects.order_by()).query
+    assert union.combinator == "union" and not whole.combinator, relied_on(where, "Query.combinator")
+    assert whole.order_by == () and whole.default_ordering, relied_on(where, "Query.order_by, default_ordering")
+    assert whole.get_meta().ordering == ["-created_at", "-id"], relied_on(where, "Query.get_meta().ordering")
+
+
+def test_raw_sql_serves_as_a_column_and_as_a_condition(make_post):
+    post = make_post()
+    where = "blog/db/counters.py and blog/db/pages.py"
+    row = Post.objects.values_list("id", RawSQL("%s", [7])).get()
+    assert row == (post.pk, 7), relied_on(where, "RawSQL in values_list()")
+    condition = RawSQL(f"{connection.ops.quote_name('id')} = %s", [post.pk], output_field=BooleanField())
+    assert list(Post.objects.filter(condition)) == [post], relied_on(where, "RawSQL as a filter() condition")
+
+
+def test_django_runs_the_health_check_hook_before_a_requests_first_query():
+    where = "blog/db/postgresql/base.py"
+    source = inspect.getsource(BaseDatabaseWrapper)
+    assert "self.close_if_health_check_failed()" in source, relied_on(where, "close_if_health_check_failed()")
+    for attribute in ("health_check_enabled", "health_check_done"):
+        assert attribute in source, relied_on(where, f"BaseDatabaseWrapper.{attribute}")
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        assert hasattr(connection, "pool") and isinstance(connection.connection.closed, bool), relied_on(
+            where, "DatabaseWrapper.pool and psycopg's Connection.closed")
+        assert connection.connection.fileno() > 0, relied_on(where, "psycopg's Connection.fileno()")
+
+
+def test_a_hyperlinked_identity_field_reverses_through_its_reverse_attribute(make_post):
+    post = make_post()
+    field = HyperlinkedIdentityField(view_name="blog:post-detail")
+    calls = []
+    field.reverse = lambda *args, **kwargs: calls.append((args, kwargs)) or "http://x/"
+    serializer = serializers.Serializer(context={"request": Request(APIRequestFactory().get("/")), "format": "j"})
+    field.bind("url", serializer)
+
+    field.to_representation(post)
+
+    assert calls, relied_on("blog/reads.py", "HyperlinkedRelatedField.to_representation calling self.reverse")
+    (view_name,), kwargs = calls[0]
+    assert (view_name, kwargs["kwargs"], kwargs["format"]) == ("blog:post-detail", {"pk": post.pk}, "j"), \
+        relied_on("blog/reads.py", "reverse(view_name, kwargs={lookup_url_kwarg: value}, request=, format=)")
+
+
+def test_a_serializer_writes_none_for_a_none_attribute_and_skips_write_only_fields():
+    class Probe(serializers.Serializer):
+        title = serializers.CharField()
+        secret = serializers.CharField(write_only=True)
+
+    assert Probe(type("Row", (), {"title": None, "secret": "s"})()).data == {"title": None}, relied_on(
+        "blog/reads.py", "Serializer.to_representation: None for a None attribute, no write-only fields")
+
+
+def test_the_orjson_renderer_reads_its_options_from_rest_framework_settings():
+    import orjson
+
+    from blog.renderers import BlogJSONRenderer
+
+    assert BlogJSONRenderer.options & orjson.OPT_UTC_Z, relied_on(
+        "blog/renderers.py", "drf-orjson-renderer's ORJSON_RENDERER_OPTIONS setting")
+
+
+def test_content_negotiation_reads_the_format_override_setting():
+    from rest_framework.negotiation import DefaultContentNegotiation
+
+    assert DefaultContentNegotiation.settings.URL_FORMAT_OVERRIDE == "format", relied_on(
+        "blog/renderers.py", "DefaultContentNegotiation.settings.URL_FORMAT_OVERRIDE")
+    parameters = list(inspect.signature(DefaultContentNegotiation.select_renderer).parameters)
+    assert parameters == ["self", "request", "renderers", "format_suffix"], relied_on(
+        "blog/renderers.py", "select_renderer(request, renderers, format_suffix)")
+
+
+def test_the_rate_throttle_keeps_the_state_the_failed_login_throttle_mirrors():
+    source = inspect.getsource(SimpleRateThrottle.allow_request)
+    for name in ("self.history", "self.now", "self.timer()", "self.duration", "self.num_requests", "self.cache"):
+        assert name in source, relied_on("blog/throttling.py", f"SimpleRateThrottle.allow_request's {name}")
