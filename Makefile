@@ -55,7 +55,8 @@ test: install
 
 # The upgrade canary and the read path's tests on the newest Django and DRF that
 # requirements.txt admits, on a newer Python (its own venv, .venv-newest).
-NEWEST_PYTHON ?= $(shell command -v python3.13 || ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python 2>/dev/null | tail -n 1)
+NEWEST_PYTHON ?= $(shell for python in "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python python3.13; do \
+	"$$python" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null && { command -v "$$python"; break; }; done)
 NEWEST_TESTS = tests/test_upgrade_canary.py tests/test_reads.py tests/test_db_statements.py \
 	tests/test_db_pages.py tests/test_pagination.py tests/test_renderers.py tests/test_connection_health.py
 .venv-newest/.installed: requirements.txt requirements-dev.txt

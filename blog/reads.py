@@ -16,21 +16,28 @@ DRF's own `list()` / `retrieve()` (correct, slower), and says so once in the log
 Relies on (check on each DRF upgrade; tests/test_upgrade_canary.py fails if one changes):
 - `HyperlinkedRelatedField.to_representation()` building its URL as
   `self.reverse(view_name, kwargs={lookup_url_kwarg: value}, request=..., format=...)`,
-  with `format` from the serializer context unless the field sets its own.
+  with `format` from the serializer context unless the field sets its own; and DRF's
+  `reverse()`, without a versioning scheme, being Django's reverse() of
+  `kwargs` (plus `format`), made absolute by `request.build_absolute_uri()`, then
+  `preserve_builtin_query_params(url, request)`.
 - `Serializer.to_representation()` writing None for a None attribute and
   `field.to_representation(attribute)` otherwise, over the fields that are not write-only.
 """
+import functools
 import logging
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
 from django.http import Http404
-from django.urls import NoReverseMatch
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf
+from django.urls import reverse as django_reverse
+from django.utils.translation import get_language
 from rest_framework import fields as drf_fields
 from rest_framework import generics, serializers
 from rest_framework.permissions import BasePermission
 from rest_framework.relations import HyperlinkedIdentityField
 from rest_framework.response import Response
+from rest_framework.reverse import preserve_builtin_query_params, reverse
 from rest_framework.settings import api_settings
 
 from .db.counters import count_expression
@@ -329,13 +336,33 @@ class Projection:
 
 def link_template(field, view):
     """The URL a HyperlinkedIdentityField gives an object, for this request, as (head, tail)
-    around the object's id: reversed once per request by the field's own reverse()."""
+    around the object's id: what the field's reverse() makes of a placeholder id."""
     format = view.format_kwarg
     if format and field.format and field.format != format:
         format = field.format
-    url = field.reverse(field.view_name, kwargs={field.lookup_url_kwarg: PLACEHOLDER_ID},
-                        request=view.request, format=format)
+    request = view.request
+    kwargs = {field.lookup_url_kwarg: PLACEHOLDER_ID}
+    if field.reverse is reverse and getattr(request, "versioning_scheme", None) is None:
+        # DRF's reverse() without versioning, with Django's reverse() remembered: for a
+        # given URLconf, script prefix and language its path is the same every time.
+        path = reverse_path(field.view_name, tuple(kwargs.items()), format,
+                            get_urlconf(), get_script_prefix(), get_language())
+        url = preserve_builtin_query_params(request.build_absolute_uri(path), request)
+    else:
+        url = field.reverse(field.view_name, kwargs=kwargs, request=request, format=format)
     head, found, tail = url.partition(str(PLACEHOLDER_ID))
     if not found or str(PLACEHOLDER_ID) in tail:
         raise ValueError(f"{url} does not hold the id once")
     return head, tail
+
+
+@functools.lru_cache(maxsize=256)
+def reverse_path(view_name, kwargs, format, urlconf, script_prefix, language):
+    """The path DRF's reverse() asks Django's for (its _reverse()), without the host.
+
+    Django's reverse() reads the script prefix and the language itself: they are
+    arguments only to key the cache."""
+    kwargs = dict(kwargs)
+    if format is not None:
+        kwargs["format"] = format
+    return django_reverse(view_name, kwargs=kwargs, urlconf=urlconf)

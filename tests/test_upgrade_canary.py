@@ -109,6 +109,20 @@ def test_a_hyperlinked_identity_field_reverses_through_its_reverse_attribute(mak
         relied_on("blog/reads.py", "reverse(view_name, kwargs={lookup_url_kwarg: value}, request=, format=)")
 
 
+@pytest.mark.parametrize("query", ["", "?format=json"])
+def test_drfs_reverse_is_djangos_made_absolute_with_the_builtin_query_params(query):
+    from rest_framework.reverse import reverse
+
+    from blog.reads import link_template
+
+    request = Request(APIRequestFactory().get(f"/blog/posts{query}", HTTP_HOST="testserver"))
+    view = type("View", (), {"request": request, "format_kwarg": None})
+    head, tail = link_template(HyperlinkedIdentityField(view_name="blog:post-detail"), view)
+
+    assert f"{head}42{tail}" == reverse("blog:post-detail", kwargs={"pk": 42}, request=request), relied_on(
+        "blog/reads.py", "DRF's reverse(): Django's reverse(), build_absolute_uri(), preserve_builtin_query_params()")
+
+
 def test_a_serializer_writes_none_for_a_none_attribute_and_skips_write_only_fields():
     class Probe(serializers.Serializer):
         title = serializers.CharField()
