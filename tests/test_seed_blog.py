@@ -1,5 +1,5 @@
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone as dt_timezone
 from io import StringIO
 
 import pytest
@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from blog import seeding
+from blog.db import bulk
 from blog.models import Comment, Post
 
 User = get_user_model()
@@ -380,6 +381,25 @@ def test_ascending_picks_are_sorted_in_range_and_uniform():
         per_value[pick] += 1
     # Binomial(100,000, 1/1000): mean 100, standard deviation 10.
     assert 50 < min(per_value) and max(per_value) < 150
+
+
+@pytest.mark.parametrize("seconds", [0, 1.5, 1_700_000_000.123456, 1_754_321_098.765432])
+def test_raw_datetimes_written_are_what_the_orm_writes(db, seconds):
+    adapt = bulk.epoch_seconds_adapter()
+
+    expected = connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(seconds, dt_timezone.utc))
+    assert adapt(seconds) == expected
+
+
+def test_raw_datetimes_read_are_the_instants_the_orm_reads(seed_blog):
+    seed_blog(posts=25, comments=0)
+
+    chunks = list(bulk.id_and_time_chunks(Post, "created_at", 10))
+
+    assert [len(ids) for ids, _ in chunks] == [10, 10, 5]
+    read = [(pk, seconds) for ids, times in chunks for pk, seconds in zip(ids, times)]
+    orm = [(pk, created_at.timestamp()) for pk, created_at in Post.objects.order_by("pk").values_list("pk", "created_at")]
+    assert read == orm
 
 
 @pytest.mark.django_db(transaction=True)

@@ -155,3 +155,35 @@ def test_the_rate_throttle_keeps_the_state_the_failed_login_throttle_mirrors():
     source = inspect.getsource(SimpleRateThrottle.allow_request)
     for name in ("self.history", "self.now", "self.timer()", "self.duration", "self.num_requests", "self.cache"):
         assert name in source, relied_on("blog/throttling.py", f"SimpleRateThrottle.allow_request's {name}")
+
+
+def test_bulk_loading_finds_copy_the_flush_sql_and_the_count_trigger():
+    from django.core.management.color import no_style
+
+    from blog.db.bulk import sqlite_count_trigger
+
+    where = "blog/db/bulk.py"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            assert callable(getattr(cursor.cursor, "copy", None)), relied_on(where, "psycopg 3's Cursor.copy()")
+    flush = connection.ops.sql_flush(no_style(), [Post._meta.db_table])
+    assert flush and all(isinstance(statement, str) for statement in flush), relied_on(where, "ops.sql_flush()")
+    assert callable(connection.ops.execute_sql_flush), relied_on(where, "ops.execute_sql_flush()")
+    if connection.vendor == "sqlite":
+        name, sql = sqlite_count_trigger(Post)
+        assert name == "blog_post_count_insert" and "CREATE TRIGGER" in sql, relied_on(
+            where, "migration 0003's SQLite trigger in sqlite_master")
+
+
+def test_raw_cursors_read_datetimes_as_the_bulk_loader_expects(make_post):
+    from django.utils import timezone
+
+    post = make_post()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT created_at FROM {Post._meta.db_table} WHERE id = %s", [post.pk])
+        value = cursor.fetchone()[0]
+    if connection.vendor == "sqlite":
+        assert timezone.is_naive(value) and value == post.created_at.replace(tzinfo=None), relied_on(
+            "blog/db/bulk.py", "SQLite's datetime converter reading naive datetimes")
+    else:
+        assert value == post.created_at, relied_on("blog/db/bulk.py", "psycopg reading aware datetimes")
