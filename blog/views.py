@@ -1,5 +1,5 @@
 from django.db import DatabaseError, connection
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound, ValidationError
@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from .models import Comment, Post
 from .reads import FastListAPIView, FastRetrieveAPIView
+from .schema import ERROR, VALIDATION_ERROR
 from .serializers import (
     CommentCreateSerializer,
     CommentSerializer,
@@ -18,19 +19,6 @@ from .serializers import (
 from .throttling import FailedLoginThrottle
 
 NO_POST = "No post with this id."
-ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
-VALIDATION_ERROR = OpenApiResponse(
-    response={
-        "type": "object",
-        "additionalProperties": {
-            "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]
-        },
-    },
-    description="Messages keyed by field (`non_field_errors` for the whole body), "
-    "or a `detail` message when the body cannot be parsed.",
-)
-# Any request body: over DATA_UPLOAD_MAX_MEMORY_SIZE, or of a media type no parser reads.
-BODY_ERRORS = {413: ERROR, 415: ERROR}
 
 
 class LoginView(ObtainAuthToken):
@@ -50,8 +38,9 @@ class LoginView(ObtainAuthToken):
         responses={
             200: inline_serializer("Token", {"token": serializers.CharField()}),
             400: VALIDATION_ERROR,
+            413: ERROR,
+            415: ERROR,
             429: ERROR,
-            **BODY_ERRORS,
         },
     )
     def post(self, request, *args, **kwargs):
@@ -63,19 +52,16 @@ class LoginView(ObtainAuthToken):
             raise
 
 
-@extend_schema(responses={200: PostSerializer, 401: ERROR})
 class PostList(FastListAPIView):
     queryset = Post.objects.with_author()
     serializer_class = PostSerializer
 
 
-@extend_schema(responses={200: PostSerializer, 401: ERROR, 404: ERROR})
 class PostDetail(FastRetrieveAPIView):
     queryset = Post.objects.with_author()
     serializer_class = PostSerializer
 
 
-@extend_schema(responses={201: PostCreateSerializer, 400: VALIDATION_ERROR, 401: ERROR, **BODY_ERRORS})
 class PostCreate(generics.CreateAPIView):
     serializer_class = PostCreateSerializer
     permission_classes = [IsAuthenticated]
@@ -84,19 +70,16 @@ class PostCreate(generics.CreateAPIView):
         serializer.save(user=self.request.user)
 
 
-@extend_schema(responses={200: CommentSerializer, 401: ERROR})
 class CommentList(FastListAPIView):
     queryset = Comment.objects.with_related()
     serializer_class = CommentSerializer
 
 
-@extend_schema(responses={200: CommentSerializer, 401: ERROR, 404: ERROR})
 class CommentDetail(FastRetrieveAPIView):
     queryset = Comment.objects.with_related()
     serializer_class = CommentSerializer
 
 
-@extend_schema(responses={200: CommentSerializer, 401: ERROR, 404: ERROR})
 class PostCommentList(FastListAPIView):
     queryset = Comment.objects.with_related()
     serializer_class = CommentSerializer
@@ -110,11 +93,6 @@ class PostCommentList(FastListAPIView):
         return super().get_paginated_response(data)
 
 
-@extend_schema(
-    responses={
-        201: CommentCreateSerializer, 400: VALIDATION_ERROR, 401: ERROR, 404: ERROR, **BODY_ERRORS
-    }
-)
 class CommentCreate(generics.CreateAPIView):
     serializer_class = CommentCreateSerializer
     permission_classes = [IsAuthenticated]

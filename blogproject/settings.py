@@ -117,7 +117,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # writer, IMMEDIATE takes the write lock at BEGIN (no deadlock-prone lock
     # upgrades), and the timeout makes a writer wait for the lock instead of failing.
     # A 64 MB page cache (the default is 2 MB) holds the ordering index of a million
-    # posts: the walk to a deep page takes 5 ms instead of 14 (benchmarks/).
+    # posts, so the walk to a deep page reads memory, not the file (docs/performance.md).
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -138,8 +138,7 @@ if DATABASES["default"]["ENGINE"] == "blog.db.postgresql" and env_bool(
 ):
     # Parameters bound by the server, and a statement run 5 times prepared (psycopg's
     # threshold): the endpoints repeat the same few statements, and planning one anew
-    # was much of its cost (one wrk A/B, 5,000 posts: a post's detail went from 40% to
-    # 51% of the floor view's throughput, the post list from 27% to 31%).
+    # was much of its cost (docs/performance.md).
     # Django leaves both off for PgBouncer in transaction mode before 1.21, which
     # cannot follow prepared statements: set DJANGO_DB_PREPARED_STATEMENTS=0 there.
     options = DATABASES["default"].setdefault("OPTIONS", {})
@@ -223,7 +222,7 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "blog.renderers.BlogContentNegotiation",
     "DEFAULT_PAGINATION_CLASS": "blog.pagination.BlogLimitOffsetPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "blog.schema.BlogAutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         # Failed logins per username; successful logins are never counted.
         "failed_login": os.environ.get("BLOG_FAILED_LOGIN_RATE", "5/min"),
