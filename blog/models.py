@@ -28,8 +28,8 @@ class Post(models.Model):
             # Matches the list ordering, walked backwards, so a page is an index walk, not
             # a sort. Ascending because posts arrive in created_at order: new entries are
             # appended and the index stays packed, where a descending one splits its first
-            # page on each insert and sits half empty (77 MB against 38 MB at a million
-            # posts on SQLite), doubling the walk to a deep page.
+            # page on each insert and sits half empty, doubling the walk to a deep page
+            # (docs/performance.md).
             models.Index(fields=["created_at", "id"], name="post_newest_idx"),
         ]
 
@@ -62,10 +62,9 @@ class Comment(models.Model):
 class RowCount(models.Model):
     """The number of rows in one table, kept exact by that table's triggers (migration 0003)."""
 
-    # Read on every list request instead of COUNT(*), which reads every row (40 ms at a
-    # million posts on PostgreSQL). Only the triggers write here, and a missing row
-    # means 0 rows, so that `flush` may clear this table before or after the counted
-    # ones (see the migration).
+    # Read on every list request instead of COUNT(*), which reads every row. Only the
+    # triggers write here. `flush` may clear this table before or after the counted ones
+    # (see the migration), so a missing row is counted with COUNT(*) (blog.db.counters).
     table = models.CharField(max_length=63, primary_key=True)
     rows = models.BigIntegerField()
 
