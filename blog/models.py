@@ -14,16 +14,25 @@ class CommentQuerySet(models.QuerySet):
         return self.select_related("user", "post")
 
 
-class Post(models.Model):
+class Written(models.Model):
+    """What posts and comments share: an author, the time of writing, and newest first."""
+
+    # A user's posts and comments: user.posts, user.comments.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="%(class)ss")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+
+class Post(Written):
     title = models.CharField(max_length=500)
     body = models.TextField()
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="posts")
-    created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PostQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(Written.Meta):
         indexes = [
             # Matches the list ordering, walked backwards, so a page is an index walk, not
             # a sort. Ascending because posts arrive in created_at order: new entries are
@@ -37,17 +46,14 @@ class Post(models.Model):
         return self.title
 
 
-class Comment(models.Model):
+class Comment(Written):
     # Indexed by comment_post_newest_idx below, which leads with post.
     post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments", db_index=False)
     body = models.TextField()
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="comments")
-    created_at = models.DateTimeField(auto_now_add=True)
 
     objects = CommentQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(Written.Meta):
         indexes = [
             # Ascending for the reason given on Post's.
             models.Index(fields=["created_at", "id"], name="comment_newest_idx"),

@@ -28,44 +28,57 @@ class PostSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PostSerializer(serializers.ModelSerializer):
+class WrittenSerializer(serializers.ModelSerializer):
+    """What a post and a comment show alike: the author, nested."""
+
+    user = AuthorSerializer(read_only=True)
+
+    class Meta:
+        read_only_fields = ["id", "created_at"]
+
+
+class PostSerializer(WrittenSerializer):
     """A post, with its detail URL and its author."""
 
     url = serializers.HyperlinkedIdentityField(view_name="blog:post-detail")
-    user = AuthorSerializer(read_only=True)
 
-    class Meta:
+    class Meta(WrittenSerializer.Meta):
         model = Post
         fields = ["id", "url", "title", "body", "created_at", "user"]
-        read_only_fields = ["id", "created_at"]
 
 
-class PostCreateSerializer(serializers.ModelSerializer):
-    body = serializers.CharField(max_length=settings.BLOG_POST_BODY_MAX_LENGTH)
-
-    class Meta:
-        model = Post
-        fields = ["id", "title", "body", "user"]
-        read_only_fields = ["id", "user"]
-
-
-class CommentSerializer(serializers.ModelSerializer):
+class CommentSerializer(WrittenSerializer):
     """A comment, with its detail URL, its author and the post it is on."""
 
     url = serializers.HyperlinkedIdentityField(view_name="blog:comment-detail")
-    user = AuthorSerializer(read_only=True)
     post = PostSummarySerializer(read_only=True)
 
-    class Meta:
+    class Meta(WrittenSerializer.Meta):
         model = Comment
         fields = ["id", "url", "body", "created_at", "user", "post"]
-        read_only_fields = ["id", "created_at"]
 
 
-class CommentCreateSerializer(serializers.ModelSerializer):
-    body = serializers.CharField(max_length=settings.BLOG_COMMENT_BODY_MAX_LENGTH)
+class CreateSerializer(serializers.ModelSerializer):
+    """What a client sends to create a post or a comment: the id and the author are the API's."""
 
     class Meta:
+        read_only_fields = ["id", "user"]
+
+
+class PostCreateSerializer(CreateSerializer):
+    """A new post: its title and body; its author is the token's user."""
+
+    class Meta(CreateSerializer.Meta):
+        model = Post
+        fields = ["id", "title", "body", "user"]
+        extra_kwargs = {"body": {"max_length": settings.BLOG_POST_BODY_MAX_LENGTH}}
+
+
+class CommentCreateSerializer(CreateSerializer):
+    """A new comment on the post in the URL: its body; its author is the token's user."""
+
+    class Meta(CreateSerializer.Meta):
         model = Comment
         fields = ["id", "post", "body", "user"]
-        read_only_fields = ["id", "post", "user"]
+        read_only_fields = [*CreateSerializer.Meta.read_only_fields, "post"]
+        extra_kwargs = {"body": {"max_length": settings.BLOG_COMMENT_BODY_MAX_LENGTH}}

@@ -52,14 +52,19 @@ class LoginView(ObtainAuthToken):
             raise
 
 
-class PostList(FastListAPIView):
+class PostReads:
+    """What the post endpoints read: posts with their authors, as PostSerializer shows them."""
+
     queryset = Post.objects.with_author()
     serializer_class = PostSerializer
 
 
-class PostDetail(FastRetrieveAPIView):
-    queryset = Post.objects.with_author()
-    serializer_class = PostSerializer
+class PostList(PostReads, FastListAPIView):
+    """Posts, newest first, a page at a time."""
+
+
+class PostDetail(PostReads, FastRetrieveAPIView):
+    """One post."""
 
 
 class PostCreate(generics.CreateAPIView):
@@ -70,19 +75,24 @@ class PostCreate(generics.CreateAPIView):
         serializer.save(user=self.request.user)
 
 
-class CommentList(FastListAPIView):
+class CommentReads:
+    """What the comment endpoints read: comments with their authors and posts, as CommentSerializer shows them."""
+
     queryset = Comment.objects.with_related()
     serializer_class = CommentSerializer
 
 
-class CommentDetail(FastRetrieveAPIView):
-    queryset = Comment.objects.with_related()
-    serializer_class = CommentSerializer
+class CommentList(CommentReads, FastListAPIView):
+    """Comments on all posts, newest first, a page at a time."""
 
 
-class PostCommentList(FastListAPIView):
-    queryset = Comment.objects.with_related()
-    serializer_class = CommentSerializer
+class CommentDetail(CommentReads, FastRetrieveAPIView):
+    """One comment."""
+
+
+class PostCommentList(CommentReads, FastListAPIView):
+    """A post's comments, newest first, a page at a time."""
+
     parent_lookup_kwargs = {"pk": "post_id"}
 
     def get_paginated_response(self, data):
