@@ -1,13 +1,10 @@
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -18,7 +15,8 @@ from rest_framework.test import APIClient
 
 from blog.models import Comment, Post
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from .helpers import PROJECT_DIR, TIED_ROWS, free_port, server_database_url
+
 
 
 @pytest.fixture
@@ -77,9 +75,6 @@ def make_comment(user, make_post):
     return make_comment
 
 
-TIED_ROWS = 26  # even, so that half of it is an offset
-
-
 @pytest.fixture
 def tied_posts_and_comments(make_user):
     """26 posts and 26 comments by two authors, with created_at shared in threes so that
@@ -110,23 +105,6 @@ def commented_post_url(make_post, make_comment):
         return reverse("blog:post-comment-list", kwargs={"pk": post.pk})
 
     return commented_post_url
-
-
-def server_database_url():
-    """DATABASE_URL of the test database, for a server process started by a test."""
-    from django.db import connection
-
-    settings = connection.settings_dict
-    if settings["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{settings['NAME']}"
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    return urlunsplit(parts._replace(path="/" + settings["NAME"]))
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

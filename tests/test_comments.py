@@ -6,22 +6,9 @@ from django.utils import timezone
 
 from blog.models import Comment
 
+from .helpers import comment_json
+
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
-
-
-def iso(moment):
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def comment_json(comment):
-    return {
-        "id": comment.pk,
-        "url": f"http://testserver/blog/comment/{comment.pk}",
-        "body": comment.body,
-        "created_at": iso(comment.created_at),
-        "user": {"id": comment.user_id, "username": comment.user.username},
-        "post": {"id": comment.post_id, "title": comment.post.title},
-    }
 
 
 def test_comment_list_is_a_page_of_comments_with_author_and_post(api_client, make_user, make_post, make_comment):

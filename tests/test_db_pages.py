@@ -7,7 +7,7 @@ from blog.models import Comment, Post, RowCount
 from blog.pagination import BlogLimitOffsetPagination
 from blog.views import CommentList, PostCommentList, PostList
 
-from .conftest import TIED_ROWS
+from .helpers import TIED_ROWS
 
 
 @pytest.mark.django_db

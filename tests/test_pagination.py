@@ -8,7 +8,7 @@ from rest_framework.test import APIRequestFactory
 from blog.models import Comment, Post
 from blog.pagination import BlogLimitOffsetPagination
 
-from .conftest import TIED_ROWS
+from .helpers import TIED_ROWS
 
 
 @pytest.mark.parametrize(("url", "model"), [("/blog/posts", Post), ("/blog/comments", Comment)])

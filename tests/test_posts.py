@@ -6,22 +6,9 @@ from django.utils import timezone
 
 from blog.models import Post
 
+from .helpers import post_json
+
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
-
-
-def iso(moment):
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def post_json(post):
-    return {
-        "id": post.pk,
-        "url": f"http://testserver/blog/post/{post.pk}",
-        "title": post.title,
-        "body": post.body,
-        "created_at": iso(post.created_at),
-        "user": {"id": post.user_id, "username": post.user.username},
-    }
 
 
 def test_tutorial_urls_are_the_public_url_contract():

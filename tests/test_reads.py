@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework import filters, generics, permissions, serializers
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.versioning import NamespaceVersioning
 
@@ -222,6 +223,16 @@ def test_url_versioning_reverses_links_in_the_requests_version(make_post):
         assert ours_answer == answer(subclass(drf, **versioned), path, **kwargs)
 
 
+class Computed(PostSerializer):
+    shout = serializers.SerializerMethodField()
+
+    class Meta(PostSerializer.Meta):
+        fields = [*PostSerializer.Meta.fields, "shout"]
+
+    def get_shout(self, obj):
+        return obj.title.upper()
+
+
 def test_a_field_added_to_the_serializer_is_in_the_json(make_post):
     post = make_post(title="Hello")
 
@@ -234,15 +245,6 @@ def test_a_field_added_to_the_serializer_is_in_the_json(make_post):
     class Shorter(PostSerializer):
         class Meta(PostSerializer.Meta):
             fields = ["id", "title"]
-
-    class Computed(PostSerializer):
-        shout = serializers.SerializerMethodField()
-
-        class Meta(PostSerializer.Meta):
-            fields = [*PostSerializer.Meta.fields, "shout"]
-
-        def get_shout(self, obj):
-            return obj.title.upper()
 
     for serializer_class in [WithTitleAgain, Shorter, Computed]:
         ours = subclass(PostList, serializer_class=serializer_class)
@@ -272,8 +274,6 @@ def test_the_read_serializers_serialize_instances_and_validate_writes(make_post,
 
 def test_the_pagination_class_pages_a_plain_list_as_drfs_does():
     request = APIRequestFactory().get("/x?limit=3&offset=2")
-    from rest_framework.request import Request
-
     ours, drf = BlogLimitOffsetPagination(), DRFPagination()
     pages = [paginator.paginate_queryset(list(range(10)), Request(request)) for paginator in (ours, drf)]
 
@@ -291,15 +291,6 @@ def test_the_pagination_class_pages_a_union_deep_in_as_drfs_does(tied_posts_and_
 
 
 def test_a_nullable_relation_or_method_field_sends_the_view_down_drfs_path(caplog):
-    class Computed(PostSerializer):
-        shout = serializers.SerializerMethodField()
-
-        class Meta(PostSerializer.Meta):
-            fields = [*PostSerializer.Meta.fields, "shout"]
-
-        def get_shout(self, obj):
-            return obj.title.upper()
-
     with caplog.at_level(logging.INFO, logger="blog.reads"):
         assert plan_for(subclass(PostList, serializer_class=Computed)) is None
         assert plan_for(subclass(PostList, filter_backends=[filters.SearchFilter])) is None
