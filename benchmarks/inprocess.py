@@ -89,7 +89,7 @@ def stages(posts):
 
 
 def pages(posts):
-    from blog.db.pages import by_deferred_join
+    from blog.db.pages import select_by_deferred_join
     from blog.pagination import BlogLimitOffsetPagination
     from blog.views import PostList
 
@@ -100,7 +100,7 @@ def pages(posts):
         """The deferred join from the near end, at any depth: what the far-end walk replaced."""
 
         def page_of(self, queryset):
-            return queryset.filter(by_deferred_join(queryset, self.offset, self.limit))
+            return queryset.filter(select_by_deferred_join(queryset, self.offset, self.limit))
 
     deep = posts * 9 // 10
     app = PostList.as_view()

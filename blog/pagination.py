@@ -3,8 +3,8 @@ from urllib import parse
 from django.db.models import QuerySet
 from rest_framework.pagination import LimitOffsetPagination
 
-from .db.counters import count_rows, counted_table
-from .db.pages import by_deferred_join, ends_with_primary_key, from_the_far_end
+from .db.counters import count_rows, get_counted_table
+from .db.pages import ends_with_primary_key, select_by_deferred_join, select_from_the_far_end
 
 
 class BlogLimitOffsetPagination(LimitOffsetPagination):
@@ -74,10 +74,10 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
         """The queryset of this page's rows: a plain slice near the start, a deep page's walk beyond."""
         if self.offset < self.deferred_join_offset:
             return queryset[self.offset:self.offset + self.limit]
-        table = counted_table(queryset)
+        table = get_counted_table(queryset)
         if table is not None and self.offset > self.count / 2 and ends_with_primary_key(queryset):
-            return queryset.filter(from_the_far_end(queryset, table, self.offset, self.limit))
-        return queryset.filter(by_deferred_join(queryset, self.offset, self.limit))
+            return queryset.filter(select_from_the_far_end(queryset, table, self.offset, self.limit))
+        return queryset.filter(select_by_deferred_join(queryset, self.offset, self.limit))
 
     def get_next_link(self):
         if self.offset + self.limit >= self.count:

@@ -40,7 +40,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import preserve_builtin_query_params, reverse
 from rest_framework.settings import api_settings
 
-from .db.counters import count_expression
+from .db.counters import get_count_expression
 from .db.statements import CompiledStatement
 from .pagination import BlogLimitOffsetPagination
 
@@ -87,7 +87,7 @@ class FastRetrieveAPIView(generics.RetrieveAPIView):
 def read_page(view):
     """The view's page as the JSON data its serializer would make, the count set on its
     paginator; or None where DRF's own list() must answer."""
-    if (fast := fast_answer(view)) is None:
+    if (fast := prepare_fast_answer(view)) is None:
         return None
     plan, values, represent = fast
     rows = view.paginator.paginate_statement(plan.counted_statement, values, view.request)
@@ -97,7 +97,7 @@ def read_page(view):
 def read_object(view):
     """The view's object as the JSON data its serializer would make; or None where DRF's
     own retrieve() must answer. No such object is a 404, as get_object() says it."""
-    if (fast := fast_answer(view)) is None:
+    if (fast := prepare_fast_answer(view)) is None:
         return None
     plan, values, represent = fast
     rows = plan.statement.fetch(values)
@@ -106,10 +106,10 @@ def read_object(view):
     return represent(rows[0])
 
 
-def fast_answer(view):
+def prepare_fast_answer(view):
     """The view's Plan, the statement's values and the row function for this request; or
     None where DRF's own path must answer."""
-    plan = plan_for(type(view))
+    plan = get_plan(type(view))
     if plan is None or (values := plan.values(view.kwargs)) is None:
         return None
     if (represent := plan.projection.bind(view)) is None:
@@ -134,10 +134,10 @@ class Plan:
         return values if all(type(value) is int for value in values.values()) else None
 
 
-def plan_for(view_class):
+def get_plan(view_class):
     """The view class's Plan, made on its first request; None when DRF's path must answer."""
     if "_read_plan" not in view_class.__dict__:
-        problem = fast_path_problem(view_class)
+        problem = find_fast_path_problem(view_class)
         plan = None
         if problem is None:
             plan = make_plan(view_class)
@@ -158,7 +158,7 @@ SKIPPED = {
 }
 
 
-def fast_path_problem(view_class):
+def find_fast_path_problem(view_class):
     """Why the view class must be answered by DRF's own path, or None."""
     base = FastListAPIView if issubclass(view_class, FastListAPIView) else FastRetrieveAPIView
     for name in SKIPPED[base]:
@@ -181,7 +181,7 @@ def fast_path_problem(view_class):
                 permission.has_object_permission is not BasePermission.has_object_permission
             ):
                 return f"{permission!r} may check objects"
-        field = lookup_model_field(view_class.queryset.model, view_class.lookup_field)
+        field = find_integer_field(view_class.queryset.model, view_class.lookup_field)
         if field is None or not (field.primary_key or field.unique):
             return f"lookup_field {view_class.lookup_field!r} is not a unique integer column"
     return None
@@ -195,15 +195,15 @@ def make_plan(view_class):
         return None
     if issubclass(view_class, FastListAPIView):
         kwargs = tuple(view_class.parent_lookup_kwargs)
-        build = view_queryset(view_class)
+        build = make_queryset_builder(view_class)
     else:
         kwargs = (view_class.lookup_url_kwarg or view_class.lookup_field,)
-        build = object_queryset(view_class)
+        build = make_object_queryset_builder(view_class)
     statement = CompiledStatement(build, kwargs, projection.columns)
-    return Plan(statement, statement.with_extra(count_expression), projection, kwargs)
+    return Plan(statement, statement.with_extra(get_count_expression), projection, kwargs)
 
 
-def view_queryset(view_class):
+def make_queryset_builder(view_class):
     """A function from URL keyword values to the queryset the view's get_queryset() gives for them."""
 
     def build(**kwargs):
@@ -213,9 +213,9 @@ def view_queryset(view_class):
     return build
 
 
-def object_queryset(view_class):
+def make_object_queryset_builder(view_class):
     """A function from the URL's lookup value to the queryset get_object() looks the object up in."""
-    list_queryset = view_queryset(view_class)
+    list_queryset = make_queryset_builder(view_class)
     kwarg = view_class.lookup_url_kwarg or view_class.lookup_field
 
     def build(**kwargs):
@@ -224,7 +224,7 @@ def object_queryset(view_class):
     return build
 
 
-def lookup_model_field(model, name):
+def find_integer_field(model, name):
     """The concrete integer model field a name (or "pk") stands for, or None."""
     field = model._meta.pk if name == "pk" else next(
         (field for field in model._meta.concrete_fields if field.name == name), None
@@ -274,7 +274,7 @@ class Projection:
         parts = []
         for field in self.links:
             try:
-                parts += link_template(field, view)
+                parts += reverse_link_template(field, view)
             except (NoReverseMatch, ValueError):
                 return None
         return self.bind_links(*parts)
@@ -305,7 +305,7 @@ class Projection:
     def field_display(self, field, model, prefix):
         """Python source of one field's value in a row; None if the projection cannot write it."""
         if type(field) is HyperlinkedIdentityField:
-            lookup = lookup_model_field(model, field.lookup_field)
+            lookup = find_integer_field(model, field.lookup_field)
             if lookup is None:
                 return None
             self.links.append(field)
@@ -334,7 +334,7 @@ class Projection:
         return f"(None if {value} is None else conversions[{len(self.conversions) - 1}]({value}))"
 
 
-def link_template(field, view):
+def reverse_link_template(field, view):
     """The URL a HyperlinkedIdentityField gives an object, for this request, as (head, tail)
     around the object's id: what the field's reverse() makes of a placeholder id."""
     format = view.format_kwarg

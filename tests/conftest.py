@@ -26,7 +26,7 @@ def api_client():
 
 @pytest.fixture
 def fast_password_hashing(settings):
-    """Cheap password hashes for tests that make many users or log in often (PBKDF2: ~0.25 s each).
+    """Cheap password hashes for tests that make many users or log in often (PBKDF2 is slow by design).
 
     Only where passwords are checked in the test's own process: a server started by a
     test does not accept these hashes.

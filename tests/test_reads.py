@@ -18,7 +18,7 @@ from rest_framework.versioning import NamespaceVersioning
 
 from blog.models import Comment, Post
 from blog.pagination import BlogLimitOffsetPagination
-from blog.reads import plan_for
+from blog.reads import get_plan
 from blog.serializers import CommentSerializer, PostSerializer
 from blog.views import CommentDetail, CommentList, PostCommentList, PostDetail, PostList
 
@@ -78,7 +78,7 @@ PAGES = ["/blog/posts", "/blog/posts?limit=5", "/blog/posts?limit=5&offset=3",
 
 
 def test_every_shipped_read_view_takes_the_fast_path():
-    assert all(plan_for(view) is not None for view in SHIPPED)
+    assert all(get_plan(view) is not None for view in SHIPPED)
 
 
 @pytest.mark.parametrize("deep_from", [1_000, 2])
@@ -292,11 +292,11 @@ def test_the_pagination_class_pages_a_union_deep_in_as_drfs_does(tied_posts_and_
 
 def test_a_nullable_relation_or_method_field_sends_the_view_down_drfs_path(caplog):
     with caplog.at_level(logging.INFO, logger="blog.reads"):
-        assert plan_for(subclass(PostList, serializer_class=Computed)) is None
-        assert plan_for(subclass(PostList, filter_backends=[filters.SearchFilter])) is None
-        assert plan_for(subclass(PostDetail, permission_classes=[IsAuthor])) is None
-        assert plan_for(subclass(PostDetail, lookup_field="title")) is None
-        assert plan_for(subclass(PostList, pagination_class=DRFPagination)) is None
+        assert get_plan(subclass(PostList, serializer_class=Computed)) is None
+        assert get_plan(subclass(PostList, filter_backends=[filters.SearchFilter])) is None
+        assert get_plan(subclass(PostDetail, permission_classes=[IsAuthor])) is None
+        assert get_plan(subclass(PostDetail, lookup_field="title")) is None
+        assert get_plan(subclass(PostList, pagination_class=DRFPagination)) is None
     assert "MyPostList is answered by DRF's own path: its serializer has a field" in caplog.text
     assert "it has filter backends" in caplog.text
     assert "may check objects" in caplog.text

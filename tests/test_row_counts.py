@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from blog import seeding
 from blog.models import Comment, Post, RowCount
+from blog.pagination import BlogLimitOffsetPagination
 
 BEFORE_ROW_COUNTS = ("blog", "0002_cache_table")
 ROW_COUNTS = ("blog", "0003_row_counts")
@@ -200,3 +201,17 @@ def test_the_migration_counts_the_rows_already_there_and_its_reverse_removes_the
     assert_counts(posts=3, comments=3)
     make_post()
     assert_counts(posts=4, comments=3)
+
+
+@pytest.mark.parametrize("offset", [0, 2, 40])
+def test_a_missing_counter_row_is_counted_not_read_as_zero(api_client, make_post, monkeypatch, offset):
+    for _ in range(3):
+        make_post()
+    RowCount.objects.filter(table=Post._meta.db_table).delete()
+    monkeypatch.setattr(BlogLimitOffsetPagination, "deferred_join_offset", 2)  # the far-end walk too
+
+    page = api_client.get(reverse("blog:post-list"), {"limit": 1, "offset": offset}).json()
+
+    assert page["count"] == 3
+    assert len(page["results"]) == (1 if offset < 3 else 0)
+    assert (page["next"] is None) == (offset >= 2)

@@ -113,11 +113,11 @@ def test_a_hyperlinked_identity_field_reverses_through_its_reverse_attribute(mak
 def test_drfs_reverse_is_djangos_made_absolute_with_the_builtin_query_params(query):
     from rest_framework.reverse import reverse
 
-    from blog.reads import link_template
+    from blog.reads import reverse_link_template
 
     request = Request(APIRequestFactory().get(f"/blog/posts{query}", HTTP_HOST="testserver"))
     view = type("View", (), {"request": request, "format_kwarg": None})
-    head, tail = link_template(HyperlinkedIdentityField(view_name="blog:post-detail"), view)
+    head, tail = reverse_link_template(HyperlinkedIdentityField(view_name="blog:post-detail"), view)
 
     assert f"{head}42{tail}" == reverse("blog:post-detail", kwargs={"pk": 42}, request=request), relied_on(
         "blog/reads.py", "DRF's reverse(): Django's reverse(), build_absolute_uri(), preserve_builtin_query_params()")

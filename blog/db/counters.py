@@ -15,7 +15,7 @@ from django.db.models.expressions import RawSQL
 from ..models import RowCount
 
 
-def counted_table(queryset):
+def get_counted_table(queryset):
     """The table of `queryset`'s model if the queryset lists all of it and its rows are counted; else None."""
     model = queryset.model._meta.concrete_model
     # Joins along non-null foreign keys (a post's author) never change the number of
@@ -25,7 +25,7 @@ def counted_table(queryset):
     return model._meta.db_table
 
 
-def table_count_sql(connection, table):
+def get_table_count_sql(connection, table):
     """`table`'s row count as an SQL expression, and its params."""
     opts = RowCount._meta
     quote = connection.ops.quote_name
@@ -35,24 +35,24 @@ def table_count_sql(connection, table):
     return f"COALESCE(({counter}), (SELECT COUNT(*) FROM {quote(table)}))", [table]
 
 
-def count_expression(queryset):
+def get_count_expression(queryset):
     """The number of `queryset`'s rows as an SQL expression: its table's counter when it
     lists a whole counted table, else COUNT(*) of its rows."""
     connection = connections[queryset.db]
-    table = counted_table(queryset)
+    table = get_counted_table(queryset)
     if table is not None:
-        return RawSQL(*table_count_sql(connection, table))
+        return RawSQL(*get_table_count_sql(connection, table))
     sql, params = queryset.order_by().values("pk").query.get_compiler(connection=connection).as_sql()
     return RawSQL(f"(SELECT COUNT(*) FROM ({sql}) counted)", params)
 
 
 def count_rows(queryset):
     """The number of `queryset`'s rows: its table's counter, or the ORM's count()."""
-    table = counted_table(queryset)
+    table = get_counted_table(queryset)
     if table is None:
         return queryset.count()
     connection = connections[queryset.db]
-    sql, params = table_count_sql(connection, table)
+    sql, params = get_table_count_sql(connection, table)
     # A raw cursor: through the ORM, compiling this one-row read costs more than running it.
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {sql}", params)

@@ -13,7 +13,7 @@ from django.db import connections
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 
-from .counters import table_count_sql
+from .counters import get_table_count_sql
 
 
 def ends_with_primary_key(queryset):
@@ -24,13 +24,13 @@ def ends_with_primary_key(queryset):
     return isinstance(last, str) and last.lstrip("-") in ("pk", queryset.model._meta.pk.name)
 
 
-def by_deferred_join(queryset, offset, limit):
+def select_by_deferred_join(queryset, offset, limit):
     """The page's rows, found by walking the ordering's index for their ids alone (index-only),
     then joining just those rows: the same rows as a plain OFFSET."""
     return Q(pk__in=queryset.values("pk")[offset:offset + limit])
 
 
-def from_the_far_end(queryset, table, offset, limit):
+def select_from_the_far_end(queryset, table, offset, limit):
     """The page's rows, found by walking the ordering backwards from the last row.
 
     For a page past half the list the far end is nearer. Reversed, the ordering is a total
@@ -42,7 +42,7 @@ def from_the_far_end(queryset, table, offset, limit):
     connection = connections[queryset.db]
     quote = connection.ops.quote_name
     walk, walk_params = queryset.reverse().values("pk").query.get_compiler(connection=connection).as_sql()
-    count, count_params = table_count_sql(connection, table)
+    count, count_params = get_table_count_sql(connection, table)
     # GREATEST and LEAST on PostgreSQL; MAX and MIN with two arguments on SQLite.
     greatest, least = ("MAX", "MIN") if connection.vendor == "sqlite" else ("GREATEST", "LEAST")
     walk = (
