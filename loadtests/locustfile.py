@@ -13,34 +13,39 @@ This file's own options (accounts, password, read/write mix, think time, pass/fa
 thresholds) are in add_blog_options below and under "Custom parameters" in the web UI;
 each can also be set through the environment variable named there.
 
+Every response is checked against the API's published OpenAPI schema
+(/api/schema/?format=json), which each process that runs users reads when a run starts:
+a 200 whose body departs from it is a failure. Before any user starts, the master (or
+the only process) checks that the API answers, describes what the users call, has posts
+to read and accepts the accounts; if not, it refuses the run and says how to fix it.
+
 After a run the master (or the only process) logs a summary and the integrity line
 "acknowledged N, stored N": the writes the API answered 201 to, against how much the
-post and comment counts grew. A lost write, more failures than --blog-max-fail-ratio or
-a p95 above --blog-max-p95-ms make the exit code 1.
+post and comment counts grew. A lost write, more failures than --blog-max-fail-ratio,
+a p95 above --blog-max-p95-ms or a refused start make the exit code 1.
 
-Everything is in this one file so that `--worker -f -` can fetch all of it.
+Everything is in this one file so that `--worker -f -` can fetch all of it; the
+verdict is the last section.
 """
 
 import itertools
 import logging
 import random
-import time
 from collections import deque
 
 import gevent
 import requests
+from gevent.event import Event
 from gevent.lock import Semaphore
 from locust import FastHttpUser, TaskSet, events, task
-from locust.runners import STATE_RUNNING, STATE_SPAWNING, WORKER_REPORT_INTERVAL, MasterRunner, WorkerRunner
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 
 logger = logging.getLogger(__name__)
 
 LOGIN = "/login/"
 CREATE_POST = "/blog/create"
 CREATE_COMMENT = "/blog/post/[id]/comment/create"
-PAGE_KEYS = {"count", "next", "previous", "results"}
-POST_KEYS = {"id", "url", "title", "body", "created_at", "user"}
-COMMENT_KEYS = {"id", "url", "body", "created_at", "user", "post"}
+SCHEMA_URL = "/api/schema/"
 PAGE_SIZE = 10  # what a paging client asks for with ?limit=
 WORDS = (
     "load latency queue cache index token page offset limit worker server client "
@@ -111,66 +116,189 @@ def username(options, n):
     return options.blog_username_pattern.format(n=n)
 
 
-# --- Checking what came back -------------------------------------------------------------
+# --- What the users do -------------------------------------------------------------------
 
 
-def expect_json(response, status, keys):
-    """The JSON object of a response with this status and these keys; else None, and a failure."""
-    if response.status_code != status:
-        detail = (response.text or "")[:200] if response.status_code else getattr(response, "error", "")
-        response.failure(f"expected {status}, got {response.status_code}: {detail}")
-        return None
-    try:
-        body = response.json()
-    except (TypeError, ValueError):
-        response.failure(f"{status} but the body is not JSON: {(response.text or '')[:200]!r}")
-        return None
-    if not isinstance(body, dict) or keys - body.keys():
-        response.failure(f"{status} but the body lacks some of {sorted(keys)}: {body!r:.200}")
-        return None
-    return body
+class BlogUser(FastHttpUser):
+    """A visitor on one of the seeded accounts: reading sessions, some writing ones, now and then a login."""
+
+    def wait_time(self):
+        options = self.environment.parsed_options
+        return random.uniform(options.blog_min_wait, options.blog_max_wait)
+
+    def on_start(self):
+        options = self.environment.parsed_options
+        # Round-robin over the accounts; a worker takes every n-th one, so workers differ.
+        runner = self.environment.runner
+        workers = max(options.expect_workers, 1) if isinstance(runner, WorkerRunner) else 1
+        number = next(USER_NUMBERS) * workers + runner.worker_index
+        self.username = username(options, number % options.blog_accounts + 1)
+        self.password = options.blog_password
+        self.account_id = None  # the API tells it with the first write
+        self.post_ids = deque(maxlen=100)
+        self.comment_ids = deque(maxlen=100)
+        TOKENS.token(self)
+
+    def log_in_again(self):
+        """Exercises /login/ itself; rarely, as every call costs the server a password check."""
+        if token := log_in(self):
+            TOKENS.renew(self, token)
 
 
-def item_problem(item, keys):
-    """What a post or comment as the API shows it lacks, or None."""
-    if not isinstance(item, dict) or keys - item.keys():
-        return f"an item lacks some of {sorted(keys)}: {item!r:.200}"
-    if not isinstance(item["user"], dict) or {"id", "username"} - item["user"].keys():
-        return f"item {item['id']} has user {item['user']!r:.100}, not {{id, username}}"
-    if "post" in keys and (not isinstance(item["post"], dict) or {"id", "title"} - item["post"].keys()):
-        return f"comment {item['id']} has post {item['post']!r:.100}, not {{id, title}}"
-    return None
+@events.init.add_listener
+@events.test_start.add_listener
+def mix_sessions(environment, **kwargs):
+    """BlogUser's tasks: reading and writing sessions as --blog-write-percent mixes them, a login in 101.
+
+    Again at each run's start: the web UI can change the option between runs, and a worker
+    receives it from the master only then.
+    """
+    writes = environment.parsed_options.blog_write_percent
+    BlogUser.tasks = [Reader] * (100 - writes) + [Writer] * writes + [BlogUser.log_in_again]
 
 
-def expect_item(response, keys, item_id):
-    """The post or comment `item_id` from a detail response; else None, and a failure."""
-    item = expect_json(response, 200, keys)
-    if item is None:
-        return None
-    problem = item_problem(item, keys)
-    if problem is None and item["id"] != item_id:
-        problem = f"asked for {item_id}, got {item['id']}"
-    if problem:
-        response.failure(problem)
-        return None
-    return item
+class Reader(TaskSet):
+    """Reads without logging in: the post list most, then posts, their comments, comments."""
+
+    @task(1)
+    class PageThrough(TaskSet):
+        """Pages through the lists by following `next`, as a client with an endless scroll does."""
+
+        def on_start(self):
+            self.next_url = {"posts": None, "comments": None}
+
+        def follow(self, kind):
+            url = self.next_url[kind] or f"/blog/{kind}?limit={PAGE_SIZE}"
+            self.next_url[kind] = None  # unless this page checks out, start again from the first
+            read_to_the_end = False
+            with self.user.rest("GET", url, name=f"/blog/{kind}?limit=[n]&offset=[n]") as resp:
+                page = expect_page(resp, f"GET /blog/{kind}")
+                here = f"{self.user.host.rstrip('/')}/blog/{kind}?"
+                if page["next"] is not None and not page["next"].startswith(here):
+                    raise WrongResponse(f"'next' leads away from {here}: {page['next']}")
+                self.next_url[kind] = page["next"]
+                read_to_the_end = page["next"] is None
+            if read_to_the_end:
+                self.interrupt(reschedule=False)  # outside `rest`, which would count it a failure
+
+        @task(3)
+        def next_post_page(self):
+            self.follow("posts")
+
+        @task(2)
+        def next_comment_page(self):
+            self.follow("comments")
+
+        @task(1)
+        def stop_paging(self):
+            self.interrupt()
+
+    @task(8)
+    def list_posts(self):
+        list_posts(self.user)
+
+    @task(4)
+    def open_post(self):
+        if (post_id := known_post(self.user)) is None:
+            return
+        with self.user.rest("GET", f"/blog/post/{post_id}", name="/blog/post/[id]") as resp:
+            expect_item(resp, "GET /blog/post/{id}", post_id)
+
+    @task(3)
+    def read_post_comments(self):
+        if (post_id := known_post(self.user)) is None:
+            return
+        url = f"/blog/post/{post_id}/comments"
+        with self.user.rest("GET", url, name="/blog/post/[id]/comments") as resp:
+            page = expect_page(resp, "GET /blog/post/{id}/comments")
+            if strays := [comment["id"] for comment in page["results"] if comment["post"]["id"] != post_id]:
+                raise WrongResponse(f"comments {strays} are listed under post {post_id} but belong to others")
+            self.user.comment_ids.extend(comment["id"] for comment in page["results"])
+
+    @task(2)
+    def list_comments(self):
+        list_comments(self.user)
+
+    @task(2)
+    def open_comment(self):
+        if not self.user.comment_ids:
+            list_comments(self.user)
+        if not self.user.comment_ids:
+            return
+        comment_id = random.choice(self.user.comment_ids)
+        with self.user.rest("GET", f"/blog/comment/{comment_id}", name="/blog/comment/[id]") as resp:
+            expect_item(resp, "GET /blog/comment/{id}", comment_id)
+
+    @task(1)
+    def stop_reading(self):
+        self.interrupt()
 
 
-def expect_page(response, keys):
-    """A limit/offset page of posts or comments; else None, and a failure."""
-    page = expect_json(response, 200, PAGE_KEYS)
-    if page is None:
-        return None
-    if not isinstance(page["results"], list) or not isinstance(page["count"], int):
-        response.failure(f"'results' is not a list or 'count' not a number: {page!r:.200}")
-        return None
-    if problem := next(filter(None, (item_problem(item, keys) for item in page["results"])), None):
-        response.failure(problem)
-        return None
-    if page["next"] is not None and "offset=" not in str(page["next"]):
-        response.failure(f"'next' is not a limit/offset link: {page['next']!r}")
-        return None
-    return page
+class Writer(TaskSet):
+    """Writes with the account's token: posts, and comments on posts the API has shown."""
+
+    def on_start(self):
+        if TOKENS.token(self.user) is None:
+            self.interrupt(reschedule=False)  # the failed login is in the stats; retry next session
+
+    @task(2)
+    def create_post(self):
+        payload = {"title": text(6), "body": text(60)}
+        if post := self.send(CREATE_POST, CREATE_POST, "POST /blog/create", payload, payload):
+            self.user.post_ids.append(post["id"])
+
+    @task(4)
+    def comment_on_post(self):
+        if (post_id := known_post(self.user)) is None:
+            return
+        payload = {"body": text(20)}
+        url = f"/blog/post/{post_id}/comment/create"
+        echoed = {**payload, "post": post_id}
+        self.send(url, CREATE_COMMENT, "POST /blog/post/{id}/comment/create", payload, echoed)
+
+    @task(1)
+    def stop_writing(self):
+        self.interrupt()
+
+    def send(self, url, name, operation, payload, echoed):
+        """POST with the account's token: the 201's body, holding `echoed`; else None, and a failure."""
+        if (token := TOKENS.token(self.user)) is None:
+            self.interrupt(reschedule=False)
+        created = None
+        headers = {"Authorization": f"Token {token}"}
+        with self.user.rest("POST", url, name=name, json=payload, headers=headers) as resp:
+            if resp.status_code == 201:
+                TALLY.acknowledged(name)  # whatever the body says, the API has taken the write
+            elif resp.status_code == 401:
+                TOKENS.refused(self.user, token)
+            body = SCHEMA.expect(resp, operation)
+            if wrong := sorted(key for key, value in echoed.items() if body.get(key) != value):
+                raise WrongResponse(f"201 but {wrong} are not what was sent: {body!r:.200}")
+            self.user.account_id = self.user.account_id or body["user"]
+            if body["user"] != self.user.account_id:
+                raise WrongResponse(f"201 but written as user {body['user']}, not {self.user.account_id}")
+            created = body
+        return created
+
+
+def list_posts(user):
+    with user.rest("GET", "/blog/posts") as resp:
+        page = expect_page(resp, "GET /blog/posts")
+        user.post_ids.extend(post["id"] for post in page["results"])
+
+
+def list_comments(user):
+    with user.rest("GET", "/blog/comments") as resp:
+        page = expect_page(resp, "GET /blog/comments")
+        user.comment_ids.extend(comment["id"] for comment in page["results"])
+        user.post_ids.extend(comment["post"]["id"] for comment in page["results"])
+
+
+def known_post(user):
+    """A post id the API has shown this user, listing posts first if it has shown none; or None."""
+    if not user.post_ids:
+        list_posts(user)
+    return random.choice(user.post_ids) if user.post_ids else None
 
 
 def text(words):
@@ -183,8 +311,8 @@ def text(words):
 class SharedTokens:
     """One login per account per Locust process, its token shared by the users on that account.
 
-    A password check costs the server 0.3-1 s of CPU and DRF keeps one token per user, so
-    logging every simulated user in would measure PBKDF2 rather than the API.
+    A password check is deliberately slow on the server (PBKDF2) and DRF keeps one token
+    per user, so logging every simulated user in would measure PBKDF2 rather than the API.
     """
 
     def __init__(self):
@@ -215,236 +343,194 @@ USER_NUMBERS = itertools.count()
 
 
 def log_in(user):
-    payload = {"username": user.username, "password": user.password}
-    with user.client.post(LOGIN, json=payload, name=LOGIN, catch_response=True) as response:
-        body = expect_json(response, 200, {"token"})
-        if body is None:
-            return None
-        if not isinstance(body["token"], str) or not body["token"]:
-            response.failure(f"the token is empty or not a string: {body['token']!r}")
-            return None
-        return body["token"]
+    """The account's new token; else None, and a failure."""
+    token = None
+    with user.rest("POST", LOGIN, json={"username": user.username, "password": user.password}) as resp:
+        body = SCHEMA.expect(resp, "POST /login/")
+        if not body["token"]:
+            raise WrongResponse("the token is empty")
+        token = body["token"]
+    return token
 
 
-# --- What the users do -------------------------------------------------------------------
+# --- Checking what came back -------------------------------------------------------------
+#
+# Inside `with user.rest(...) as resp:` Locust parses the JSON body into resp.js and turns
+# an AssertionError raised in the block into the request's failure, with its message.
+
+# What the users call, as the schema names each operation, and the status each expects.
+OPERATIONS = {
+    "POST /login/": 200,
+    "GET /blog/posts": 200,
+    "GET /blog/post/{id}": 200,
+    "GET /blog/post/{id}/comments": 200,
+    "GET /blog/comments": 200,
+    "GET /blog/comment/{id}": 200,
+    "POST /blog/create": 201,
+    "POST /blog/post/{id}/comment/create": 201,
+}
+
+JSON_TYPES = {
+    "object": dict, "array": list, "string": str, "integer": int, "number": (int, float),
+    "boolean": bool, "null": type(None),
+}
 
 
-def list_posts(user):
-    with user.client.get("/blog/posts", name="/blog/posts", catch_response=True) as response:
-        if page := expect_page(response, POST_KEYS):
-            user.post_ids.extend(post["id"] for post in page["results"])
+class WrongResponse(AssertionError):
+    """A response that is not what the API promises; `rest` records the message as the failure."""
 
 
-def list_comments(user):
-    with user.client.get("/blog/comments", name="/blog/comments", catch_response=True) as response:
-        if page := expect_page(response, COMMENT_KEYS):
-            user.comment_ids.extend(comment["id"] for comment in page["results"])
-            user.post_ids.extend(comment["post"]["id"] for comment in page["results"])
-
-
-def known_post(user):
-    """A post id the API has shown this user, listing posts first if it has shown none; or None."""
-    if not user.post_ids:
-        list_posts(user)
-    return random.choice(user.post_ids) if user.post_ids else None
-
-
-class PageThrough(TaskSet):
-    """Pages through the lists by following `next`, as a client with an endless scroll does."""
-
-    def on_start(self):
-        self.next_url = {"posts": None, "comments": None}
-
-    def follow(self, kind, keys):
-        url = self.next_url[kind] or f"/blog/{kind}?limit={PAGE_SIZE}"
-        with self.client.get(url, name=f"/blog/{kind}?limit=[n]&offset=[n]", catch_response=True) as response:
-            page = expect_page(response, keys)
-            following = page and page["next"]
-            here = f"{self.user.host.rstrip('/')}/blog/{kind}?"
-            if following and not following.startswith(here):
-                response.failure(f"'next' leads away from {here}: {following}")
-                following = None
-            self.next_url[kind] = following
-        if following is None and page is not None:
-            self.interrupt(reschedule=False)  # read to the end
-
-    @task(3)
-    def next_post_page(self):
-        self.follow("posts", POST_KEYS)
-
-    @task(2)
-    def next_comment_page(self):
-        self.follow("comments", COMMENT_KEYS)
-
-    @task(1)
-    def stop_paging(self):
-        self.interrupt()
-
-
-class Reader(TaskSet):
-    """Reads without logging in: the post list most, then posts, their comments, comments."""
-
-    tasks = {PageThrough: 1}
-
-    @task(8)
-    def list_posts(self):
-        list_posts(self.user)
-
-    @task(4)
-    def open_post(self):
-        if (post_id := known_post(self.user)) is None:
-            return
-        url = f"/blog/post/{post_id}"
-        with self.client.get(url, name="/blog/post/[id]", catch_response=True) as response:
-            expect_item(response, POST_KEYS, post_id)
-
-    @task(3)
-    def read_post_comments(self):
-        if (post_id := known_post(self.user)) is None:
-            return
-        url = f"/blog/post/{post_id}/comments"
-        with self.client.get(url, name="/blog/post/[id]/comments", catch_response=True) as response:
-            if not (page := expect_page(response, COMMENT_KEYS)):
-                return
-            if strays := [comment["id"] for comment in page["results"] if comment["post"]["id"] != post_id]:
-                response.failure(f"comments {strays} are listed under post {post_id} but belong to others")
-                return
-            self.user.comment_ids.extend(comment["id"] for comment in page["results"])
-
-    @task(2)
-    def list_comments(self):
-        list_comments(self.user)
-
-    @task(2)
-    def open_comment(self):
-        if not self.user.comment_ids:
-            list_comments(self.user)
-        if not self.user.comment_ids:
-            return
-        comment_id = random.choice(self.user.comment_ids)
-        url = f"/blog/comment/{comment_id}"
-        with self.client.get(url, name="/blog/comment/[id]", catch_response=True) as response:
-            expect_item(response, COMMENT_KEYS, comment_id)
-
-    @task(1)
-    def stop_reading(self):
-        self.interrupt()
-
-
-class Writer(TaskSet):
-    """Writes with the account's token: posts, and comments on posts the API has shown."""
-
-    def on_start(self):
-        if TOKENS.token(self.user) is None:
-            self.interrupt(reschedule=False)  # the failed login is in the stats; retry next session
-
-    def send(self, url, name, payload, expected):
-        """POST with the account's token: the body of a 201 matching `expected`; else None, and a failure."""
-        if (token := TOKENS.token(self.user)) is None:
-            self.interrupt(reschedule=False)
-        headers = {"Authorization": f"Token {token}"}
-        with self.client.post(url, json=payload, headers=headers, name=name, catch_response=True) as response:
-            if response.status_code == 201:
-                TALLY.acknowledged(name)  # whatever the body says, the API has taken the write
-            elif response.status_code == 401:
-                TOKENS.refused(self.user, token)
-            if (body := expect_json(response, 201, {"id", "user", *expected})) is None:
-                return None
-            if wrong := sorted(key for key, value in expected.items() if body[key] != value):
-                response.failure(f"201 but {wrong} are not what was sent: {body!r:.200}")
-                return None
-            self.user.account_id = self.user.account_id or body["user"]
-            if body["user"] != self.user.account_id:
-                response.failure(f"201 but written as user {body['user']}, not {self.user.account_id}")
-                return None
-            return body
-
-    @task(2)
-    def create_post(self):
-        payload = {"title": text(6), "body": text(60)}
-        if post := self.send(CREATE_POST, CREATE_POST, payload, payload):
-            self.user.post_ids.append(post["id"])
-
-    @task(4)
-    def comment_on_post(self):
-        if (post_id := known_post(self.user)) is None:
-            return
-        payload = {"body": text(20)}
-        url = f"/blog/post/{post_id}/comment/create"
-        self.send(url, CREATE_COMMENT, payload, {**payload, "post": post_id})
-
-    @task(1)
-    def stop_writing(self):
-        self.interrupt()
-
-
-class BlogUser(FastHttpUser):
-    """A visitor on one of the seeded accounts who mostly reads and sometimes writes."""
-
-    tasks = {Reader: 80, Writer: 20}  # on_start applies --blog-write-percent
-
-    def wait_time(self):
-        options = self.environment.parsed_options
-        return random.uniform(options.blog_min_wait, options.blog_max_wait)
-
-    def on_start(self):
-        options = self.environment.parsed_options
-        writes = options.blog_write_percent
-        self.tasks = [Reader] * (100 - writes) + [Writer] * writes + [BlogUser.log_in_again]
-        # Round-robin over the accounts; a worker takes every n-th one, so workers differ.
-        runner = self.environment.runner
-        workers = max(options.expect_workers, 1) if isinstance(runner, WorkerRunner) else 1
-        number = next(USER_NUMBERS) * workers + runner.worker_index
-        self.username = username(options, number % options.blog_accounts + 1)
-        self.password = options.blog_password
-        self.account_id = None  # the API tells it with the first write
-        self.post_ids = deque(maxlen=100)
-        self.comment_ids = deque(maxlen=100)
-        TOKENS.token(self)
-
-    @task(1)
-    def log_in_again(self):
-        """Exercises /login/ itself; rarely, as every call costs the server a password check."""
-        if token := log_in(self):
-            TOKENS.renew(self, token)
-
-
-# --- The run: checks before, tallies during, verdict after -------------------------------
-
-
-class WriteTally:
-    """The writes the API acknowledged with 201 in this process during the current run."""
+class ApiSchema:
+    """The API's OpenAPI schema as this process read it when the run started, and checks against it."""
 
     def __init__(self):
-        self.counts = {"posts": 0, "comments": 0}
-        self.state = "idle"  # "running", then "stopped" until the next run starts
+        self.responses = {}  # operation: the schema of its expected status's JSON body
+        self.refs = {}  # every "$ref" in the document: what it points to
+        self.problem = "the API's schema was not read: the run did not start through Locust's test_start"
 
-    def start(self):
-        self.counts = {"posts": 0, "comments": 0}
-        self.state = "running"
+    def load(self, host):
+        """Read the schema from the API at `host`; what is wrong, in words that say how to fix it, or None."""
+        url = f"{host}{SCHEMA_URL}?format=json"  # drf-spectacular answers YAML unless asked for JSON
+        try:
+            response = requests.get(url, timeout=30)
+            response.raise_for_status()
+            document = response.json()
+        except (requests.RequestException, ValueError) as error:
+            self.problem = (f"Cannot read the API's schema at {url} ({error}): every response is checked "
+                            "against it, so the API must publish it there (drf-spectacular's SpectacularAPIView).")
+            return self.problem
+        responses = {}
+        for operation, status in OPERATIONS.items():
+            method, path = operation.split(" ", 1)
+            try:
+                content = document["paths"][path][method.lower()]["responses"][str(status)]["content"]
+                responses[operation] = content["application/json"]["schema"]
+            except (KeyError, TypeError):
+                self.problem = (f"The API's schema at {url} does not describe the JSON body of {operation} "
+                                f"answering {status}; the load test calls it and checks the answer against that.")
+                return self.problem
+        refs = {}
+        if dangling := resolve_refs(document, document, refs):
+            self.problem = f"The API's schema at {url} refers to {dangling}, which it does not define."
+            return self.problem
+        self.responses, self.refs, self.problem = responses, refs, None
+        return None
 
-    def acknowledged(self, name):
-        self.counts["posts" if name == CREATE_POST else "comments"] += 1
+    def expect(self, resp, operation):
+        """The body of `resp`, when it has the status `operation` expects and matches the schema."""
+        if self.problem:
+            raise WrongResponse(f"cannot check the response: {self.problem}")
+        status = OPERATIONS[operation]
+        if resp.status_code != status:
+            detail = (resp.text or "")[:200] if resp.status_code else getattr(resp, "error", "")
+            raise WrongResponse(f"expected {status}, got {resp.status_code}: {detail}")
+        if resp.js is None:
+            raise WrongResponse(f"{status} but the body is not JSON: {(resp.text or '')[:200]!r}")
+        if problem := self.mismatch(resp.js, self.responses[operation]):
+            raise WrongResponse(f"{status} but body{problem}, unlike the API's schema for {operation}")
+        return resp.js
+
+    def mismatch(self, value, schema):
+        """How `value` departs from `schema` (OpenAPI 3.0 or 3.1), from where in it: " lacks ['url']",
+        "[3].user is string, not object"; or None.
+
+        What a client relies on: types, required keys, nested objects and lists. Formats,
+        lengths and patterns are rules for what the API accepts, so they are not checked.
+        The words name no value, so that Locust counts one failure row per kind of mismatch;
+        the place is spelled out only on the way back from one, as checking is on every response.
+        """
+        if "$ref" in schema:
+            schema = self.refs[schema["$ref"]]
+        if value is None and schema.get("nullable"):
+            return None
+        for part in schema.get("allOf", ()):
+            if problem := self.mismatch(value, part):
+                return problem
+        for combination in ("anyOf", "oneOf"):
+            options = schema.get(combination)
+            if options and all(self.mismatch(value, option) for option in options):
+                return f" ({name_json_type(value)}) matches none of its {combination} alternatives"
+        if (types := schema.get("type")) is not None:
+            if isinstance(types, str):
+                if not is_json_type(value, types):
+                    return f" is {name_json_type(value)}, not {types}"
+            elif not any(is_json_type(value, name) for name in types):  # OpenAPI 3.1 may list several
+                return f" is {name_json_type(value)}, not {' or '.join(types)}"
+        if isinstance(value, dict):
+            if missing := [key for key in schema.get("required", ()) if key not in value]:
+                return f" lacks {missing}"
+            for key, property_schema in schema.get("properties", {}).items():
+                if key in value and (problem := self.mismatch(value[key], property_schema)):
+                    return f".{key}{problem}"
+        elif isinstance(value, list) and "items" in schema:
+            for index, item in enumerate(value):
+                if problem := self.mismatch(item, schema["items"]):
+                    return f"[{index}]{problem}"
+        return None
 
 
-TALLY = WriteTally()
+SCHEMA = ApiSchema()
 
 
-class RunVerdict:
-    """What the master, or the only process, needs to judge a run once it has stopped."""
-
-    def __init__(self):
-        self.start()
-
-    def start(self):
-        self.counts_before = None
-        self.workers = set()
-        self.worker_tallies = {}
-        self.problems = []
-        self.reporter = None
+def name_json_type(value):
+    return next(name for name in ("null", "boolean", "integer", "number", "string", "array", "object")
+                if is_json_type(value, name))
 
 
-VERDICT = RunVerdict()
+def is_json_type(value, name):
+    # bool is a subclass of int in Python, but not a number in JSON.
+    return isinstance(value, JSON_TYPES[name]) and (name == "boolean" or not isinstance(value, bool))
+
+
+def resolve_refs(node, document, refs):
+    """Record in `refs` what each "$ref" under `node` points to in `document`; the first that points nowhere."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref not in refs:
+            if (target := follow_pointer(document, ref)) is None:
+                return ref
+            refs[ref] = target
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        if dangling := resolve_refs(child, document, refs):
+            return dangling
+    return None
+
+
+def follow_pointer(document, ref):
+    """What a reference like "#/components/schemas/Post" points to in `document`, or None."""
+    if not ref.startswith("#/"):
+        return None  # in another document: the API publishes one
+    target = document
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(target, dict) or part not in target:
+            return None
+        target = target[part]
+    return target
+
+
+def expect_page(resp, operation):
+    """A limit/offset page of posts or comments, as the schema describes it."""
+    page = SCHEMA.expect(resp, operation)
+    if page["next"] is not None and "offset=" not in page["next"]:
+        raise WrongResponse(f"'next' is not a limit/offset link: {page['next']!r}")
+    return page
+
+
+def expect_item(resp, operation, item_id):
+    """The post or comment `item_id`, as the schema describes it."""
+    item = SCHEMA.expect(resp, operation)
+    if item["id"] != item_id:
+        raise WrongResponse(f"asked for {item_id}, got {item['id']}")
+    return item
+
+
+# --- Start-up check ----------------------------------------------------------------------
 
 
 def read_counts(host):
@@ -458,7 +544,10 @@ def read_counts(host):
 
 
 def target_problem(environment):
-    """Why the API at the host cannot be load tested, in words that say how to fix it; or None."""
+    """Why the API at the host cannot be load tested, in words that say how to fix it; or None.
+
+    Reads the schema into this process's SCHEMA on the way.
+    """
     host = environment.host
     options = environment.parsed_options
     if not host:
@@ -469,6 +558,8 @@ def target_problem(environment):
         return f"The API does not answer at {host} ({error}): start it with `make serve`, or fix --host."
     if health.status_code != 200:
         return f"{host}/health answered {health.status_code}, not 200: {health.text[:200]}"
+    if problem := SCHEMA.load(host):
+        return problem
     try:
         counts = read_counts(host)
     except (requests.RequestException, ValueError, KeyError) as error:
@@ -490,85 +581,162 @@ def target_problem(environment):
     return None
 
 
-def abort_run(environment, message):
-    """Stop the run before any user starts, with the message and exit code 1."""
+# =========================================================================================
+# The verdict: the write tally, the integrity check, the gates and the exit code
+# =========================================================================================
+#
+# Each process that runs users (the only one, or each worker) tallies the writes the API
+# acknowledged. A worker says it has joined a run with a custom message, and sends its
+# tally with Locust's reports to the master: the first report after the worker stopped
+# holds its final stats and its final tally. The judge (the only process, or the master)
+# compares the sum with how much the API's counts grew.
+#
+# Relies on these Locust internals, for want of a documented way; check each on a Locust upgrade:
+# - Refusing a run from test_start: the listener spawns runner.quit() (headless) or
+#   runner.stop() and raises gevent.GreenletExit, which ends runner.start() quietly before it
+#   spawns a user or sends work to a worker. StopTest, the documented way, stops a local
+#   runner (with a traceback) but escapes a master's start(), which then idles until
+#   --run-time; runner.quit() called inside the listener leaves a local runner idling.
+# - A worker's final report: when the master quits (--run-time, Ctrl-C, SIGTERM), the worker
+#   stops and sends it at once, and MasterRunner.quit() listens a moment longer for it; after
+#   a stop from the web UI it comes with the worker's next regular report. FINAL_REPORT_WAIT
+#   must exceed the interval between those (locust.runners.WORKER_REPORT_INTERVAL).
+# - The accounts are spread over workers with runner.worker_index and
+#   parsed_options.expect_workers (the master forwards it to its workers).
+# - mix_sessions sets BlogUser.tasks as a list, weights by repetition: Locust turns a dict of
+#   weights into a list only when it creates the class.
+
+JOINED_MESSAGE = "blog_joined"
+FINAL_REPORT_WAIT = 10  # seconds
+
+
+class WriteTally:
+    """The writes the API acknowledged with 201 in this process during the current run."""
+
+    def __init__(self):
+        self.counts = {"posts": 0, "comments": 0}
+        self.state = "idle"  # "running", "stopped", then on a worker "reported" once the master has it
+
+    def start(self):
+        self.counts = {"posts": 0, "comments": 0}
+        self.state = "running"
+
+    def acknowledged(self, name):
+        self.counts["posts" if name == CREATE_POST else "comments"] += 1
+
+
+TALLY = WriteTally()
+
+
+class RunVerdict:
+    """What the master, or the only process, needs to judge one run once it has stopped."""
+
+    def __init__(self):
+        self.counts_before = None
+        self.tallies = {}  # by worker that joined: its last tally, or None before its first report
+        self.all_final = Event()
+        self.problems = []
+        self.reporter = None
+
+    def waiting(self):
+        """The workers in this run whose final tally has not arrived."""
+        return sorted(worker for worker, tally in self.tallies.items() if not (tally and tally["final"]))
+
+
+VERDICT = RunVerdict()  # replaced at each run's start: a report still waiting judges its own run
+
+
+def refuse_run(environment, message):
+    """Fail the run with the message and stop it: quit when headless, back to the web UI's start otherwise."""
+    first = not VERDICT.problems
     VERDICT.problems.append(message)
     logger.error(message)
-    runner = environment.runner
-    gevent.spawn(runner.quit if environment.parsed_options.headless else runner.stop)
-    # Ends runner.start() quietly, before it spawns a user or sends work to a worker.
-    # (StopTest would stop a local runner too, with a traceback; a master lets it escape.)
-    raise gevent.GreenletExit
+    if first:
+        runner = environment.runner
+        gevent.spawn(runner.quit if environment.parsed_options.headless else runner.stop)
+
+
+@events.init.add_listener
+def on_init(environment, **kwargs):
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.register_message(JOINED_MESSAGE, on_worker_joined)
 
 
 @events.test_start.add_listener
 def on_test_start(environment, **kwargs):
-    TALLY.start()
-    if isinstance(environment.runner, WorkerRunner):
-        return  # the master checks the target and reads the counts
-    VERDICT.start()
-    if problem := option_problem(environment.parsed_options) or target_problem(environment):
-        abort_run(environment, problem)
-    VERDICT.counts_before = read_counts(environment.host)
-    if isinstance(environment.runner, MasterRunner):
-        clients = environment.runner.clients
-        VERDICT.workers = {node.id for node in clients.ready + clients.spawning + clients.running}
-
-
-@events.test_stop.add_listener
-def on_test_stop(environment, **kwargs):
-    TALLY.state = "stopped"
-    if isinstance(environment.runner, WorkerRunner) or VERDICT.counts_before is None:
+    global VERDICT
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        problem = SCHEMA.load(environment.host)  # the master has checked the target, not for this process
+        TALLY.start()
+        runner.send_message(JOINED_MESSAGE, {"problem": problem})
         return
-    # In a greenlet: a master's workers send their final tallies only after this event.
-    VERDICT.reporter = gevent.spawn(report_run, environment)
+    VERDICT = RunVerdict()
+    if problem := option_problem(environment.parsed_options) or target_problem(environment):
+        refuse_run(environment, problem)
+        raise gevent.GreenletExit  # ends runner.start() before any user starts (see "Relies on")
+    VERDICT.counts_before = read_counts(environment.host)
+    if not isinstance(runner, MasterRunner):
+        TALLY.start()  # the only process runs the users itself
+
+
+def on_worker_joined(environment, msg, **kwargs):
+    VERDICT.tallies[msg.node_id] = None
+    VERDICT.all_final.clear()
+    if problem := msg.data["problem"]:
+        refuse_run(environment, f"Worker {msg.node_id}: {problem}")
 
 
 @events.report_to_master.add_listener
 def on_report_to_master(client_id, data):
-    if TALLY.state != "idle":
-        data["blog_writes"] = {**TALLY.counts, "final": TALLY.state == "stopped"}
+    if TALLY.state in ("running", "stopped"):
+        data["blog_writes"] = {"counts": dict(TALLY.counts), "final": TALLY.state == "stopped"}
+    if TALLY.state == "stopped":
+        TALLY.state = "reported"  # once only, so that it cannot be taken for the next run's
 
 
 @events.worker_report.add_listener
 def on_worker_report(client_id, data):
-    if "blog_writes" in data:
-        VERDICT.worker_tallies[client_id] = data["blog_writes"]
+    if "blog_writes" in data and client_id in VERDICT.tallies:
+        VERDICT.tallies[client_id] = data["blog_writes"]
+        if not VERDICT.waiting():
+            VERDICT.all_final.set()
 
 
-def acknowledged_writes(environment):
+@events.test_stop.add_listener
+def on_test_stop(environment, **kwargs):
+    if TALLY.state == "running":
+        TALLY.state = "stopped"
+    if isinstance(environment.runner, WorkerRunner) or VERDICT.counts_before is None:
+        return
+    # In a greenlet: a master's workers send their final reports only after this event.
+    VERDICT.reporter = gevent.spawn(report_run, environment, VERDICT)
+
+
+def acknowledged_writes(environment, verdict):
     """This process's tally; on a master the sum of its workers' final tallies, and their number."""
     if not isinstance(environment.runner, MasterRunner):
         return dict(TALLY.counts), ""
-    # A worker sends its final tally with its first report after its users stopped.
-    deadline = time.monotonic() + 2 * WORKER_REPORT_INTERVAL + 2
-    while waiting_for_workers() and time.monotonic() < deadline:
-        gevent.sleep(0.1)
-    if late := waiting_for_workers():
-        logger.warning("No final tally from workers %s: counting their last reports", late)
-    tallies = VERDICT.worker_tallies.values()
+    if verdict.waiting() and not verdict.all_final.wait(timeout=FINAL_REPORT_WAIT):
+        logger.warning("No final tally from workers %s: counting their last reports", verdict.waiting())
+    tallies = [tally["counts"] for tally in verdict.tallies.values() if tally]
     totals = {kind: sum(tally[kind] for tally in tallies) for kind in ("posts", "comments")}
     return totals, f" (totals of {len(tallies)} worker{'' if len(tallies) == 1 else 's'})"
 
 
-def waiting_for_workers():
-    """The workers in this run whose final tally has not arrived."""
-    workers = VERDICT.workers | VERDICT.worker_tallies.keys()
-    return sorted(worker for worker in workers if not VERDICT.worker_tallies.get(worker, {}).get("final"))
-
-
-def stored_writes(environment):
+def stored_writes(environment, verdict):
     """How much each count grew in the run.
 
     The API's counts are exact and a 201 is sent only after its commit, so one read
     after the run has stopped holds every acknowledged write.
     """
     after = read_counts(environment.host)
-    return {kind: after[kind] - VERDICT.counts_before[kind] for kind in after}
+    return {kind: after[kind] - verdict.counts_before[kind] for kind in after}
 
 
-def report_run(environment):
-    acknowledged, source = acknowledged_writes(environment)
+def report_run(environment, verdict):
+    # First the final tallies: a worker's final stats come in the same report.
+    acknowledged, source = acknowledged_writes(environment, verdict)
     total = environment.stats.total
     logger.info(
         "Summary: %d requests, %d failed (%.2f%%), %.1f requests/s, median %d ms, p95 %d ms",
@@ -577,17 +745,17 @@ def report_run(environment):
     )
     line = f"Integrity{source}: acknowledged {sum(acknowledged.values())}"
     try:
-        stored = stored_writes(environment)
+        stored = stored_writes(environment, verdict)
     except (requests.RequestException, ValueError, KeyError) as error:
-        VERDICT.problems.append(f"{line}, stored unknown: cannot read the counts ({error})")
-        logger.error(VERDICT.problems[-1])
+        verdict.problems.append(f"{line}, stored unknown: cannot read the counts ({error})")
+        logger.error(verdict.problems[-1])
         return
     line += f", stored {sum(stored.values())} ("
     line += ", ".join(f"{kind} {stored[kind]} of {acknowledged[kind]}" for kind in ("posts", "comments"))
     line += ")"
     if lost := sum(max(acknowledged[kind] - stored[kind], 0) for kind in stored):
-        VERDICT.problems.append(f"{line}: {lost} acknowledged writes LOST")
-        logger.error(VERDICT.problems[-1])
+        verdict.problems.append(f"{line}: {lost} acknowledged writes LOST")
+        logger.error(verdict.problems[-1])
     elif extra := sum(stored.values()) - sum(acknowledged.values()):
         logger.info("%s: no writes lost (%d more stored: cut off by the stop, or other clients)", line, extra)
     else:
@@ -599,10 +767,10 @@ def on_quitting(environment, **kwargs):
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         return
-    if not isinstance(runner, MasterRunner) and runner.state in (STATE_SPAWNING, STATE_RUNNING):
-        runner.stop()  # quit mid-run from the web UI: judge the run that was going on
+    if runner.state in (STATE_SPAWNING, STATE_RUNNING):
+        runner.stop()  # quit mid-run (web UI, Ctrl-C, SIGTERM): judge the run that was going on
     if VERDICT.reporter is not None:
-        # Long enough for the workers' final tallies and the count reads (10 s timeouts).
+        # Long enough for the workers' final reports and the count reads (10 s timeouts).
         VERDICT.reporter.join(timeout=60)
     options = environment.parsed_options
     total = environment.stats.total

@@ -1,18 +1,30 @@
-"""The Locust suite, run headless for a few seconds against a real server (gunicorn)."""
+"""The Locust suite, run headless against a real server (gunicorn) until it has done what each test needs.
+
+No test gives Locust a --run-time: Locust counts it from before its start-up check and the
+users' logins, which on a busy machine can take all of it. Each run is stopped instead, as
+Ctrl-C or SIGTERM would stop it, once the test sees in Locust's live statistics or in the
+database that what it checks has happened; Locust then stops the users and judges the run.
+"""
+import csv
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
 from blog.models import Comment, Post
 
-from .conftest import PROJECT_DIR, free_port
+from .helpers import PROJECT_DIR, free_port
 
 PASSWORD = "load-test-password"
 READER_REQUESTS = {
@@ -31,10 +43,16 @@ WRITER_REQUESTS = {
 INTEGRITY = re.compile(
     r"Integrity( \(totals of (\d+) workers?\))?: acknowledged (\d+), stored (\d+) .*: (no writes lost|.* LOST)"
 )
+# What a proxy in front of the API passes on: Host too, so that the links in the API's
+# answers lead back to the proxy; not Accept-Encoding, as it passes bodies on unchanged.
+FORWARDED_HEADERS = ("Host", "Accept", "Content-Type", "Authorization")
+# Past this, a run that has not done what its test waits for is stopped anyway, so that its
+# output shows why; the kill comes at 120 s.
+STOP_ANYWAY_AFTER = 90
 
 
 def seed(accounts=10, pattern="seed_user_{n}", posts=30, comments=60):
-    """Accounts sharing one password (hashed once: a hash costs ~0.5 s), posts and comments."""
+    """Accounts sharing one password (hashed once: each hash is a deliberately slow PBKDF2), posts and comments."""
     password = make_password(PASSWORD)
     users = get_user_model().objects.bulk_create(
         get_user_model()(username=pattern.format(n=n), password=password) for n in range(1, accounts + 1)
@@ -47,17 +65,21 @@ def seed(accounts=10, pattern="seed_user_{n}", posts=30, comments=60):
     )
 
 
-def run_locust(server_url, tmp_path, *options, env=None, run_time="6s", users=4, meanwhile=None):
+def run_locust(server_url, tmp_path, *options, env=None, users=4, stop_when=None, meanwhile=None):
     """Run the locustfile headless: its exit code, its output, and its final stats by (method, name).
 
-    `meanwhile`, if given, is called every 0.2 s while Locust runs. The stats come from
-    --json-file, written once at exit with the final figures (the CSV files lag by up to a
-    second); with --processes every process would write that file, so those runs get none.
+    Once `stop_when(stats so far)` holds, polled every 0.2 s, Locust gets SIGTERM and stops
+    as after --run-time: it stops the users, judges the run and exits. Without `stop_when`
+    the run must end by itself. `meanwhile`, if given, is called at each poll until Locust
+    exits. The final stats come from --json-file, written once at exit (the CSV files lag
+    by up to a few seconds); with --processes every process would write that file, so
+    those runs get none.
     """
     distributed = "--processes" in options
     command = [
         sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py", "--headless", "--only-summary",
-        "--host", server_url, "--users", str(users), "--spawn-rate", str(users), "--run-time", run_time,
+        "--host", server_url, "--users", str(users), "--spawn-rate", str(users),
+        "--csv", str(tmp_path / "live"),
         "--blog-min-wait", "0", "--blog-max-wait", "0.1",
         "--blog-max-p95-ms", "60000",  # this machine's speed is not what these tests check
         *options,
@@ -73,10 +95,16 @@ def run_locust(server_url, tmp_path, *options, env=None, run_time="6s", users=4,
             start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 120
-            while process.poll() is None and time.monotonic() < deadline:
+            started = time.monotonic()
+            stopping = False
+            while process.poll() is None and time.monotonic() < started + 120:
                 if meanwhile:
                     meanwhile()
+                if stop_when and not stopping and (
+                    stop_when(read_live_stats(tmp_path)) or time.monotonic() > started + STOP_ANYWAY_AFTER
+                ):
+                    process.send_signal(signal.SIGTERM)  # the master only: it stops its workers itself
+                    stopping = True
                 time.sleep(0.2)
         finally:
             if process.poll() is None:
@@ -90,12 +118,37 @@ def run_locust(server_url, tmp_path, *options, env=None, run_time="6s", users=4,
     return process.returncode, output, stats
 
 
+def read_live_stats(tmp_path):
+    """The stats so far by (method, name), from the CSV file Locust rewrites while it runs; {} before it has.
+
+    Locust flushes the file every few seconds and rewrites it in place, so a read can catch
+    it half written: rows without their counts are left out.
+    """
+    try:
+        with open(tmp_path / "live_stats.csv", newline="") as file:
+            rows = list(csv.DictReader(file))
+    except FileNotFoundError:
+        return {}
+    columns = {"num_requests": "Request Count", "num_failures": "Failure Count"}
+    return {
+        (row["Type"], row["Name"]): {key: int(row[column]) for key, column in columns.items()}
+        for row in rows
+        if all((row.get(column) or "").isdigit() for column in columns.values())
+    }
+
+
+def read_failure_messages(tmp_path):
+    """A reason Locust recorded for each failed request, by (method, name), as its last CSV write has them."""
+    with open(tmp_path / "live_failures.csv", newline="") as file:
+        return {(row["Method"], row["Name"]): row["Error"] for row in csv.DictReader(file)}
+
+
 def requests_made(stats):
-    return {key for key, entry in stats.items() if entry["num_requests"] > 0}
+    return {key for key, entry in stats.items() if entry["num_requests"] > 0 and key[1] != "Aggregated"}
 
 
 def failures(stats):
-    return sum(entry["num_failures"] for entry in stats.values())
+    return sum(entry["num_failures"] for key, entry in stats.items() if key[1] != "Aggregated")
 
 
 def acknowledged_in_stats(stats):
@@ -106,12 +159,63 @@ def writes_stored():
     return Post.objects.count() + Comment.objects.count()
 
 
+@contextmanager
+def serve_api_with_schema(server_url, edit_schema):
+    """The URL of a proxy to the API at `server_url` that publishes `edit_schema(schema)` instead of the
+    API's own schema, or answers 404 where that returns None; everything else passes through."""
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.pass_through()
+
+        def do_POST(self):
+            self.pass_through()
+
+        def pass_through(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) or None
+            forwarded = {key: self.headers[key] for key in FORWARDED_HEADERS if key in self.headers}
+            request = urllib.request.Request(
+                server_url + self.path, data=body, headers=forwarded, method=self.command
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    status, answered, content = response.status, response.headers, response.read()
+            except urllib.error.HTTPError as error:  # an answer all the same, 4xx or 5xx
+                status, answered, content = error.code, error.headers, error.read()
+            if self.path.startswith("/api/schema/") and status == 200:
+                schema = edit_schema(json.loads(content))
+                if schema is None:
+                    status, content = 404, b'{"detail": "Not found."}'
+                else:
+                    content = json.dumps(schema).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", answered["Content-Type"] or "application/json")
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        def log_message(self, format, *args):
+            pass  # the test's output is Locust's
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_load_run_exercises_every_task_without_failures_or_lost_writes(server_url, tmp_path):
     seed(posts=10_000)  # enough for the API to serve the post count from its short-lived cache
     before = writes_stored()
 
-    # Half the sessions write, so that both sections surely run within a few seconds.
-    code, output, stats = run_locust(server_url, tmp_path, "--blog-write-percent", "50")
+    # Half the sessions write, so that both sections soon run.
+    code, output, stats = run_locust(
+        server_url, tmp_path, "--blog-write-percent", "50",
+        stop_when=lambda stats: READER_REQUESTS | WRITER_REQUESTS <= requests_made(stats),
+    )
 
     assert code == 0, output
     assert failures(stats) == 0, output
@@ -127,10 +231,19 @@ def test_custom_options_reach_the_users(server_url, tmp_path):
     posts_before = set(Post.objects.values_list("id", flat=True))
     comments_before = set(Comment.objects.values_list("id", flat=True))
 
+    def new_authors():
+        posts = Post.objects.exclude(id__in=posts_before)
+        comments = Comment.objects.exclude(id__in=comments_before)
+        return {
+            *posts.values_list("user__username", flat=True),
+            *comments.values_list("user__username", flat=True),
+        }
+
     code, output, stats = run_locust(
         server_url, tmp_path,
         "--blog-username-pattern", "lt_writer_{n}", "--blog-accounts", "2", "--blog-write-percent", "100",
-        run_time="4s", users=2,
+        users=2,
+        stop_when=lambda stats: WRITER_REQUESTS <= requests_made(stats) and len(new_authors()) == 2,
     )
 
     assert code == 0, output
@@ -138,15 +251,15 @@ def test_custom_options_reach_the_users(server_url, tmp_path):
     assert WRITER_REQUESTS <= made, output
     # Writers list posts to find one to comment on; nothing else a reader does happens.
     assert not (READER_REQUESTS - {("GET", "/blog/posts")}) & made, output
-    authors = set(Post.objects.exclude(id__in=posts_before).values_list("user__username", flat=True))
-    authors |= set(Comment.objects.exclude(id__in=comments_before).values_list("user__username", flat=True))
-    assert authors == {"lt_writer_1", "lt_writer_2"}
+    assert new_authors() == {"lt_writer_1", "lt_writer_2"}
 
 
 def test_run_over_the_p95_threshold_exits_1(server_url, tmp_path):
     seed()
 
-    code, output, stats = run_locust(server_url, tmp_path, "--blog-max-p95-ms", "0", run_time="2s", users=1)
+    code, output, stats = run_locust(
+        server_url, tmp_path, "--blog-max-p95-ms", "0", users=1, stop_when=requests_made,
+    )
 
     assert code == 1, output
     assert "Load test failed: p95 response time" in output
@@ -157,13 +270,18 @@ def test_run_over_the_p95_threshold_exits_1(server_url, tmp_path):
 def test_acknowledged_writes_missing_afterwards_fail_the_run(server_url, tmp_path):
     seed()
     seeded = list(Post.objects.values_list("id", flat=True))
+    lost = 0
 
     def lose_new_posts():
-        Post.objects.exclude(id__in=seeded).delete()
+        nonlocal lost
+        _, deleted = Post.objects.exclude(id__in=seeded).delete()
+        lost += deleted.get("blog.Post", 0)
 
+    # Each of the 2 users may have one write cut off by the stop, stored but never
+    # acknowledged: 3 lost posts are a loss the verdict cannot miss.
     code, output, _ = run_locust(
         server_url, tmp_path, "--blog-write-percent", "100",
-        run_time="3s", users=2, meanwhile=lose_new_posts,
+        users=2, meanwhile=lose_new_posts, stop_when=lambda stats: lost >= 3,
     )
 
     assert code == 1, output
@@ -175,7 +293,7 @@ def test_acknowledged_writes_missing_afterwards_fail_the_run(server_url, tmp_pat
 def test_start_stops_the_run_against_an_empty_database(server_url, tmp_path):
     started = time.monotonic()
 
-    code, output, stats = run_locust(server_url, tmp_path, run_time="60s")
+    code, output, stats = run_locust(server_url, tmp_path)
 
     assert code == 1, output
     assert time.monotonic() - started < 30
@@ -183,6 +301,43 @@ def test_start_stops_the_run_against_an_empty_database(server_url, tmp_path):
     assert "python manage.py seed_blog" in output
     assert stats == {}
     assert "Integrity" not in output
+
+
+def test_start_stops_the_run_when_the_api_publishes_no_schema(server_url, tmp_path):
+    seed()
+
+    with serve_api_with_schema(server_url, lambda schema: None) as api_url:
+        code, output, stats = run_locust(api_url, tmp_path)
+
+    assert code == 1, output
+    assert f"Cannot read the API's schema at {api_url}/api/schema/?format=json" in output
+    assert stats == {}
+    assert "Integrity" not in output
+
+
+def test_a_body_that_departs_from_the_published_schema_is_a_failure(server_url, tmp_path):
+    seed()
+
+    def require_a_colour(schema):
+        post = schema["components"]["schemas"]["Post"]
+        post["properties"]["colour"] = {"type": "string"}
+        post["required"].append("colour")
+        return schema
+
+    with serve_api_with_schema(server_url, require_a_colour) as api_url:
+        code, output, stats = run_locust(
+            api_url, tmp_path, "--blog-write-percent", "0",
+            stop_when=lambda stats: stats.get(("GET", "/blog/posts"), {}).get("num_failures"),
+        )
+
+    assert code == 1, output
+    assert "of requests failed, more than --blog-max-fail-ratio 0.01" in output
+    posts = stats[("GET", "/blog/posts")]
+    assert posts["num_failures"] == posts["num_requests"] > 0, output
+    assert stats[("GET", "/blog/comments")]["num_failures"] == 0, output
+    reason = read_failure_messages(tmp_path)[("GET", "/blog/posts")]
+    assert "body.results[0] lacks ['colour']" in reason
+    assert "unlike the API's schema for GET /blog/posts" in reason
 
 
 def test_distributed_run_prints_the_integrity_of_all_workers_once(server_url, tmp_path):
@@ -194,6 +349,7 @@ def test_distributed_run_prints_the_integrity_of_all_workers_once(server_url, tm
         server_url, tmp_path, "--processes", "2", "--blog-write-percent", "50",
         "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
         "--master-host", "127.0.0.1", "--master-port", port,
+        stop_when=lambda stats: WRITER_REQUESTS & requests_made(stats),
     )
 
     assert code == 0, output
