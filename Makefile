@@ -82,3 +82,20 @@ $(BIN)/.bench-installed: $(BIN)/.installed benchmarks/requirements.txt
 bench: $(BIN)/.bench-installed
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m benchmarks.run --scales $(SCALES) --databases $(DATABASES) $(BENCH_ARGS)
+
+# This API against what a Django developer would otherwise choose (benchmarks/peers/:
+# textbook DRF, django-ninja, django-modern-rest, django-bolt), side by side:
+# reports/peers.md. django-bolt's own venv is made in benchmarks/.data on the first run.
+#   make bench-peers PEERS_POSTS=5000 PEERS_ARGS="--rounds 5 --seconds 5 --database postgres"
+PEERS_POSTS ?= 5000
+PEERS_ARGS ?=
+
+.PHONY: bench-peers
+
+$(BIN)/.peers-installed: $(BIN)/.installed benchmarks/peers/requirements.txt
+	$(BIN)/python -m pip install --quiet -r benchmarks/peers/requirements.txt
+	touch $@
+
+bench-peers: $(BIN)/.peers-installed
+	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
+	$(BIN)/python -m benchmarks.peers.run --posts $(PEERS_POSTS) $(PEERS_ARGS)
