@@ -48,8 +48,15 @@ logger = logging.getLogger(__name__)
 
 # Reversed in place of an id, then cut out, leaving the URL around it as a template.
 PLACEHOLDER_ID = 9_876_543_210
-# Fields whose to_representation() gives a database value back as it is.
-VERBATIM = (drf_fields.IntegerField, drf_fields.CharField, drf_fields.ReadOnlyField)
+# DRF fields whose to_representation() gives back as it is the value of a model field of
+# these internal types (None: of any type).
+VERBATIM = {
+    drf_fields.ReadOnlyField: None,
+    drf_fields.IntegerField: {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
+                              "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField",
+                              "PositiveSmallIntegerField"},
+    drf_fields.CharField: {"CharField", "TextField", "SlugField", "EmailField", "URLField"},
+}
 
 
 class FastListAPIView(generics.ListAPIView):
@@ -229,14 +236,9 @@ def find_integer_field(model, name):
     field = model._meta.pk if name == "pk" else next(
         (field for field in model._meta.concrete_fields if field.name == name), None
     )
-    if field is None or field.is_relation or field.get_internal_type() not in INTEGER_TYPES:
+    if field is None or field.is_relation or field.get_internal_type() not in VERBATIM[drf_fields.IntegerField]:
         return None
     return field
-
-
-INTEGER_TYPES = {"AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
-                 "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField",
-                 "PositiveSmallIntegerField"}
 
 
 class Projection:
@@ -325,7 +327,8 @@ class Projection:
                 or type(field).get_attribute is not drf_fields.Field.get_attribute):
             return None
         value = self.column(prefix + model_field.name)
-        if type(field) in VERBATIM or (
+        verbatim_types = VERBATIM.get(type(field), ())
+        if verbatim_types is None or model_field.get_internal_type() in verbatim_types or (
             type(field) is drf_fields.DateTimeField
             and getattr(field, "format", api_settings.DATETIME_FORMAT) is None
         ):

@@ -242,11 +242,17 @@ def test_a_field_added_to_the_serializer_is_in_the_json(make_post):
         class Meta(PostSerializer.Meta):
             fields = [*PostSerializer.Meta.fields, "title_again"]
 
+    class IdAsText(PostSerializer):
+        id_text = serializers.CharField(source="id", read_only=True)
+
+        class Meta(PostSerializer.Meta):
+            fields = [*PostSerializer.Meta.fields, "id_text"]
+
     class Shorter(PostSerializer):
         class Meta(PostSerializer.Meta):
             fields = ["id", "title"]
 
-    for serializer_class in [WithTitleAgain, Shorter, Computed]:
+    for serializer_class in [WithTitleAgain, IdAsText, Shorter, Computed]:
         ours = subclass(PostList, serializer_class=serializer_class)
         drf = drf_list(Post.objects.with_author(), serializer_class)
         assert answer(ours, "/blog/posts") == answer(drf, "/blog/posts")
