@@ -3,7 +3,7 @@ from urllib import parse
 from django.db.models import QuerySet
 from rest_framework.pagination import LimitOffsetPagination
 
-from .db.counters import count_rows, get_counted_table
+from .db.counters import count_rows, get_counted_table, lists_each_row_once
 from .db.pages import ends_with_primary_key, select_by_deferred_join, select_from_the_far_end
 
 
@@ -72,7 +72,8 @@ class BlogLimitOffsetPagination(LimitOffsetPagination):
 
     def page_of(self, queryset):
         """The queryset of this page's rows: a plain slice near the start, a deep page's walk beyond."""
-        if self.offset < self.deferred_join_offset:
+        if self.offset < self.deferred_join_offset or not lists_each_row_once(queryset):
+            # A queryset that lists a row more than once has no ids to walk to it by.
             return queryset[self.offset:self.offset + self.limit]
         table = get_counted_table(queryset)
         if table is not None and self.offset > self.count / 2 and ends_with_primary_key(queryset):

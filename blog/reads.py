@@ -175,6 +175,11 @@ def find_fast_path_problem(view_class):
         return "it has filter backends"
     if not isinstance(view_class.queryset, QuerySet):
         return "it has no `queryset` attribute"
+    query = view_class.queryset.query
+    if query.group_by is not None or query.distinct or query.extra or query.combinator or query.is_sliced:
+        # values_list() of such a queryset is not its instances' rows: it groups or
+        # deduplicates by the columns selected.
+        return "its queryset groups (an aggregate), is distinct, sliced, uses extra() or union()"
     if base is FastListAPIView:
         pagination = view_class.pagination_class
         if not (isinstance(pagination, type) and issubclass(pagination, BlogLimitOffsetPagination)):

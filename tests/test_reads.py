@@ -7,7 +7,7 @@ the serializer's declared fields) for the same queryset and serializer.
 import logging
 
 import pytest
-from django.db.models import F
+from django.db.models import Count, F
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework import filters, generics, permissions, serializers
@@ -309,10 +309,15 @@ def test_a_nullable_relation_or_method_field_sends_the_view_down_drfs_path(caplo
     assert "lookup_field 'title' is not a unique integer column" in caplog.text
 
 
-def test_an_annotated_queryset_keeps_its_count_and_rows(tied_posts_and_comments):
-    annotated = Post.objects.with_author().annotate(title_length=F("id"))
+@pytest.mark.parametrize("deep_from", [1_000, 2])
+@pytest.mark.parametrize("annotation", [F("id"), F("comments__id"), Count("comments")],
+                         ids=["same rows", "a row per comment", "grouped"])
+def test_an_annotated_queryset_keeps_its_count_and_rows(tied_posts_and_comments, deep_pages_from, deep_from,
+                                                        annotation):
+    deep_pages_from(deep_from)
+    annotated = Post.objects.with_author().annotate(extra=annotation)
 
-    assert_same_answers(subclass(PostList, queryset=annotated), drf_list(annotated, PostSerializer), PAGES[:3])
+    assert_same_answers(subclass(PostList, queryset=annotated), drf_list(annotated, PostSerializer), PAGES)
 
 
 @pytest.mark.parametrize("host", ["testserver", "api.example.com:8080"])
@@ -340,3 +345,12 @@ def test_url_template_is_not_carried_from_one_request_to_the_next(api_client, ma
     urls = [p["url"] for p in api_client.get("/blog/posts", HTTP_HOST=host).json()["results"]]
     assert all(url.startswith(f"http://{host}/blog/post/") for url in urls)
 
+
+
+@pytest.mark.parametrize("deep_from", [1_000, 2])
+def test_a_filter_across_a_reverse_relation_keeps_its_count_and_rows(tied_posts_and_comments, deep_pages_from,
+                                                                     deep_from):
+    deep_pages_from(deep_from)
+    filtered = Post.objects.with_author().filter(comments__body__startswith="Comment")
+
+    assert_same_answers(subclass(PostList, queryset=filtered), drf_list(filtered, PostSerializer), PAGES)

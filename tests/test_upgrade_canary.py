@@ -11,7 +11,7 @@ import inspect
 import pytest
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField
+from django.db.models import BooleanField, Count
 from django.db.models.expressions import RawSQL
 from rest_framework import serializers
 from rest_framework.relations import HyperlinkedIdentityField
@@ -68,6 +68,17 @@ def test_a_query_says_whether_it_filters_combines_and_how_it_is_ordered():
     union = Post.objects.order_by().union(Post.objects.order_by()).query
     assert union.combinator == "union" and not whole.combinator, relied_on(where, "Query.combinator")
     assert whole.order_by == () and whole.default_ordering, relied_on(where, "Query.order_by, default_ordering")
+    assert not (whole.distinct or whole.extra) and whole.group_by is None, relied_on(
+        where, "Query.distinct, extra, group_by empty on a plain queryset")
+    joined = Post.objects.filter(comments__body="x", user__username="y").query
+    join_fields = {join.table_name: join.join_field for join in joined.alias_map.values()
+                   if hasattr(join, "join_field")}
+    assert set(join_fields) == {"blog_comment", "auth_user"}, relied_on(where, "Query.alias_map's joins")
+    assert not join_fields["blog_comment"].many_to_one and join_fields["auth_user"].many_to_one, relied_on(
+        where, "a join's join_field: the ForeignKey forward (many_to_one), the relation object backward")
+    grouped = Post.objects.annotate(n=Count("comments")).query
+    assert grouped.group_by is not None and Post.objects.distinct().query.distinct, relied_on(
+        "blog/reads.py", "Query.group_by set by an aggregate, Query.distinct by distinct()")
     assert whole.get_meta().ordering == ["-created_at", "-id"], relied_on(where, "Query.get_meta().ordering")
 
 

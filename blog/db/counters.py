@@ -5,7 +5,10 @@ COUNT(*) reads every row of a table; the counter is one row. A missing counter r
 read as 0.
 
 Relies on (check on each Django upgrade; tests/test_upgrade_canary.py fails if one changes):
-- `Query.where` (empty when nothing filters) and `Query.combinator` (union() and the like).
+- `Query.where` (empty when nothing filters), `Query.combinator` (union() and the like),
+  `Query.distinct`, `Query.extra`, `Query.group_by` (None without one), and
+  `Query.alias_map`, whose joins have a `join_field` that is the ForeignKey itself
+  along a forward relation (`many_to_one`) and the reverse relation's object otherwise.
 - `Query.get_compiler(connection=...).as_sql()` for a COUNT(*) subquery of a filtered list.
 - `RawSQL(sql, params)` as an expression in values_list() and in filter().
 """
@@ -18,11 +21,20 @@ from ..models import RowCount
 def get_counted_table(queryset):
     """The table of `queryset`'s model if the queryset lists all of it and its rows are counted; else None."""
     model = queryset.model._meta.concrete_model
-    # Joins along non-null foreign keys (a post's author) never change the number of
-    # rows: without a filter, it is the table's.
-    if queryset.query.where or queryset.query.combinator or model not in RowCount.counted_models:
+    if queryset.query.where or not lists_each_row_once(queryset) or model not in RowCount.counted_models:
         return None
     return model._meta.db_table
+
+
+def lists_each_row_once(queryset):
+    """Whether `queryset` gives each row of its table at most once: no join that multiplies
+    rows (along a reverse or many-to-many relation, from a filter or an annotation), no
+    GROUP BY, DISTINCT, extra() or union(). select_related() joins along forward keys."""
+    query = queryset.query
+    if query.combinator or query.distinct or query.extra or query.group_by is not None:
+        return False
+    joins = (getattr(join, "join_field", None) for join in query.alias_map.values())
+    return all(field is None or field.many_to_one or field.one_to_one for field in joins)
 
 
 def get_table_count_sql(connection, table):

@@ -52,8 +52,8 @@ class CompiledStatement:
         return self.build(**values)
 
     def rows_of(self, queryset):
-        """A queryset's rows as fetch() gives them, read by the ORM."""
-        return list(self.select(queryset))
+        """A queryset's rows as fetch() gives them without the extra values, read by the ORM."""
+        return list(queryset.values_list(*self.columns))
 
     def select(self, queryset):
         return queryset.values_list(*self.columns, *(make(queryset) for make in self.extra))
