@@ -104,8 +104,9 @@ def pages(posts):
 
     deep = posts * 9 // 10
     app = PostList.as_view()
-    plain = PostList.as_view(pagination_class=PlainOffsetPagination)
-    near_end = PostList.as_view(pagination_class=NearEndPagination)
+    # Subclasses, not as_view(pagination_class=...): the fast path is planned per class.
+    plain = type("PlainOffsetPostList", (PostList,), {"pagination_class": PlainOffsetPagination}).as_view()
+    near_end = type("NearEndPostList", (PostList,), {"pagination_class": NearEndPagination}).as_view()
     first = measure(app, "?limit=20", 50)
     deep_page = measure(app, f"?limit=20&offset={deep}", 20)
     near_end_page = measure(near_end, f"?limit=20&offset={deep}", 20)

@@ -117,7 +117,8 @@ def prepare_fast_answer(view):
     """The view's Plan, the statement's values and the row function for this request; or
     None where DRF's own path must answer."""
     plan = get_plan(type(view))
-    if plan is None or (values := plan.values(view.kwargs)) is None:
+    # as_view(**initkwargs) sets attributes on the instance; the plan is the class's.
+    if plan is None or not PLANNED_FROM.isdisjoint(vars(view)) or (values := plan.values(view.kwargs)) is None:
         return None
     if (represent := plan.projection.bind(view)) is None:
         return None
@@ -163,6 +164,13 @@ SKIPPED = {
                           "get_serializer_class", "get_serializer_context", "get_permissions",
                           "check_object_permissions"),
 }
+
+# The attributes a plan is made from, as as_view() could also give them.
+PLANNED_FROM = frozenset({
+    "queryset", "serializer_class", "pagination_class", "filter_backends", "permission_classes",
+    "lookup_field", "lookup_url_kwarg", "parent_lookup_kwargs", *SKIPPED[FastListAPIView],
+    *SKIPPED[FastRetrieveAPIView],
+})
 
 
 def find_fast_path_problem(view_class):

@@ -354,3 +354,17 @@ def test_a_filter_across_a_reverse_relation_keeps_its_count_and_rows(tied_posts_
     filtered = Post.objects.with_author().filter(comments__body__startswith="Comment")
 
     assert_same_answers(subclass(PostList, queryset=filtered), drf_list(filtered, PostSerializer), PAGES)
+
+
+def test_attributes_given_to_as_view_are_the_ones_used(tied_posts_and_comments):
+    narrowed = Post.objects.with_author().filter(user__username="ann")
+
+    def answer_of(view):
+        response = view(APIRequestFactory().get("/blog/posts?limit=5"))
+        response.render()
+        return response.status_code, response.content
+
+    assert answer_of(PostList.as_view(queryset=narrowed)) == answer(drf_list(narrowed, PostSerializer),
+                                                                      "/blog/posts?limit=5")
+    assert answer_of(PostList.as_view(pagination_class=DRFPagination)) == answer(
+        drf_list(Post.objects.with_author(), PostSerializer), "/blog/posts?limit=5")
