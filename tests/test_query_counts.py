@@ -39,7 +39,7 @@ def make_comments(make_post, make_comment, many_authors):
 def test_post_list_runs_1_query(api_client, make_posts, django_assert_num_queries, rows):
     make_posts(rows)
 
-    # The count is read in the page's statement (blog.pagination.page_and_count).
+    # The count is read in the page's statement (BlogLimitOffsetPagination.paginate_statement).
     with django_assert_num_queries(1):
         response = api_client.get(reverse("blog:post-list"))
 
