@@ -4,6 +4,9 @@
         python -m benchmarks.profile "/blog/posts?limit=20" --requests 500
 """
 import argparse
+import io
+import os
+import sys
 import time
 
 import django
@@ -14,17 +17,35 @@ def main():
     parser.add_argument("path", help="path and query string to GET, e.g. /blog/posts?limit=20")
     parser.add_argument("--requests", type=int, default=500, help="requests to profile")
     parser.add_argument("--cprofile", action="store_true", help="cProfile instead of pyinstrument")
+    parser.add_argument("--sort", default="cumulative", help="cProfile: the pstats sort key")
+    parser.add_argument("--lines", type=int, default=40, help="cProfile: how many functions to print")
     args = parser.parse_args()
 
     django.setup()
-    from django.test import Client
+    from django.core.handlers.wsgi import WSGIHandler
 
-    client = Client(HTTP_HOST="127.0.0.1")
+    # The WSGI handler a server calls, not Django's test client (whose signal
+    # handlers would be a good part of the profile).
+    application = WSGIHandler()
+    path, _, query = args.path.partition("?")
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "HTTP_HOST": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr, "wsgi.multithread": False, "wsgi.multiprocess": True,
+        "wsgi.run_once": False, "wsgi.version": (1, 0),
+    }
+    statuses = []
+
+    def start_response(status, headers, exc_info=None):
+        statuses.append(status)
 
     def run():
         for _ in range(args.requests):
-            response = client.get(args.path)
-            assert response.status_code == 200, response.status_code
+            response = application(dict(environ), start_response)
+            body = b"".join(response)
+            response.close()
+            assert statuses.pop().startswith("200"), body[:200]
 
     run()  # warm up: imports, URL resolver, connection
     started = time.perf_counter()
@@ -34,7 +55,9 @@ def main():
 
         profiler = cProfile.Profile()
         profiler.runcall(run)
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        if os.environ.get("PROFILE_DUMP"):
+            profiler.dump_stats(os.environ["PROFILE_DUMP"])
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.lines)
     else:
         from pyinstrument import Profiler
 
