@@ -9,6 +9,7 @@ import logging
 import pytest
 from django.db.models import Count, F
 from django.urls import reverse
+from django.test.utils import override_script_prefix
 from django.utils import timezone
 from rest_framework import filters, generics, permissions, serializers
 from rest_framework.pagination import LimitOffsetPagination
@@ -344,6 +345,24 @@ def test_url_template_is_not_carried_from_one_request_to_the_next(api_client, ma
     make_post(), make_post()
     urls = [p["url"] for p in api_client.get("/blog/posts", HTTP_HOST=host).json()["results"]]
     assert all(url.startswith(f"http://{host}/blog/post/") for url in urls)
+
+
+def test_links_follow_each_requests_scheme_script_prefix_and_format(api_client, make_post):
+    """The link templates are remembered per scheme, host, script prefix and ?format=:
+    requests that differ in any of them, one after another, each get their own links."""
+    post = make_post()
+    requests = [({}, "http://testserver/blog/post/{}"),
+                ({"secure": True}, "https://testserver/blog/post/{}"),
+                ({"script_prefix": "/api/"}, "http://testserver/api/blog/post/{}"),
+                ({"data": {"format": "json"}}, "http://testserver/blog/post/{}?format=json"),
+                ({"data": {"format": ""}}, "http://testserver/blog/post/{}?format="),
+                ({}, "http://testserver/blog/post/{}")]
+    for extra, expected in [(dict(extra), expected) for extra, expected in requests * 2]:
+        # Django's test client leaves the script prefix alone; a WSGI server sets it per request.
+        with override_script_prefix(extra.pop("script_prefix", "/")):
+            listed = api_client.get("/blog/posts", **extra).json()["results"][0]["url"]
+            detail = api_client.get(f"/blog/post/{post.pk}", **extra).json()["url"]
+        assert listed == detail == expected.format(post.pk), extra
 
 
 
