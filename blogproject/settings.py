@@ -82,6 +82,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The admin's messages, kept in its session: the default (cookie, then session) sets
+# up a cookie signer on every request, an API read's included.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "blogproject.urls"
 WSGI_APPLICATION = "blogproject.wsgi.application"
 
@@ -206,7 +210,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so that a request without credentials is a 401 with
         # `WWW-Authenticate: Token` rather than a 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "blog.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
