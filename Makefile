@@ -25,12 +25,16 @@ install: $(BIN)/.installed
 	$(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 	chmod 600 $@
 
-# Migrate, collect static files, load demo data into an empty database, then serve.
+# Migrate, collect static files, load demo data into an empty database, then serve as
+# production does (blogproject/serve.py: granian). SERVE_ARGS go to granian, e.g.
+#   make serve SERVE_ARGS="--access-log"
+# exec: the server replaces the shell, so a signal make passes on reaches it.
+SERVE_ARGS ?=
 serve: install .secret_key
 	$(PROD_ENV) $(BIN)/python manage.py migrate --noinput -v0
 	$(PROD_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(PROD_ENV) $(BIN)/python manage.py seed_blog --if-empty
-	$(PROD_ENV) $(BIN)/gunicorn blogproject.wsgi --bind $(HOST):$(PORT) --workers $(WEB_CONCURRENCY) --no-control-socket
+	$(PROD_ENV) exec $(BIN)/python -m blogproject.serve --host $(HOST) --port $(PORT) --workers $(WEB_CONCURRENCY) $(SERVE_ARGS)
 
 # The API (the `serve` steps, unless something already answers at API_URL) in the
 # background and the Locust web UI (http://localhost:8089) pointed at it; Ctrl-C stops both.

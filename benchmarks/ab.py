@@ -4,12 +4,13 @@
     python -m benchmarks.ab old=/tmp/old new=. --database postgres://postgres@127.0.0.1:5432/blog_bench5k
     python -m benchmarks.ab two=. four=.,WORKERS=4 --paths "/blog/posts?limit=20" /blog/post/5000
 
-A variant is NAME=TREE[,VAR=VALUE...]: a project tree served by gunicorn (2 sync workers,
-or WORKERS=N) with DEBUG off and the environment variables given. Each round loads every
-variant's floor view, then each path, with wrk; the figure is the median over the rounds
-of path/floor, so that the machine's drift during a run falls on both. The database must be
-ready (`python -m benchmarks.data prepare N`). Used to keep or drop each change to the
-code before `make bench` measures the result.
+A variant is NAME=TREE[,VAR=VALUE...]: a project tree served as production serves it
+(this tree's blogproject/serve.py: granian, 2 workers, or WORKERS=N) with DEBUG off and the
+environment variables given. Each round loads every variant's floor view, then each path,
+with wrk; the figure is the median over the rounds of path/floor, so that the machine's
+drift during a run falls on both. The database must be ready (`python -m benchmarks.data
+prepare N`). Used to keep or drop each change to the code before `make bench` measures the
+result.
 """
 import argparse
 import statistics
@@ -17,7 +18,7 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-from benchmarks.run import DATA, Gunicorn, django_env, wrk
+from benchmarks.run import DATA, Server, django_env, wrk
 
 FLOOR = "/bench/floor"
 
@@ -48,7 +49,7 @@ def main():
         for name, tree, settings in args.variants:
             env = {**django_env(args.database), **settings}
             workers = int(env.pop("WORKERS", 2))
-            servers.append((name, stack.enter_context(Gunicorn(env, workers, project=tree))))
+            servers.append((name, stack.enter_context(Server(env, workers, project=tree))))
         for round_number in range(1, args.rounds + 1):
             line = []
             for name, server in servers:

@@ -1,12 +1,13 @@
-"""Where a request's CPU goes under load: gunicorn's workers, the database's processes, wrk.
+"""Where a request's CPU goes under load: the server's processes, the database's processes, wrk.
 
     python -m benchmarks.cpu --database postgres://postgres@127.0.0.1:5432/blog_bench5k \
         --paths /bench/floor "/blog/posts?limit=20" /blog/post/5000
 
-Serves this tree with gunicorn (2 sync workers, DEBUG off) and loads each path with wrk as
-benchmarks/run.py does; over the middle of each run it reads the CPU time (user + system,
-from /proc) of the gunicorn master and workers, of every PostgreSQL server process on the
-machine, of wrk, and of the machine as a whole, and divides each by the requests served.
+Serves this tree as production does (granian, 2 workers, DEBUG off) and loads each path
+with wrk as benchmarks/run.py does; over the middle of each run it reads the CPU time
+(user + system, from /proc) of granian's main process and its workers, of every PostgreSQL
+server process on the machine, of wrk, and of the machine as a whole, and divides each by
+the requests served.
 Linux only. The database must be ready (`python -m benchmarks.data prepare N`).
 """
 import argparse
@@ -17,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.run import DATA, LUA, Gunicorn, django_env, wrk
+from benchmarks.run import DATA, LUA, Server, django_env, wrk
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -64,7 +65,8 @@ def measure(server, path, seconds, connections):
     # Leave out the first and last second: connections opening, wrk starting and stopping.
     time.sleep(1)
     groups = {
-        "gunicorn": lambda: [server.process.pid, *children(server.process.pid)],
+        # granian's main process and its workers, which its main thread forks: where children() looks.
+        "server": lambda: [server.process.pid, *children(server.process.pid)],
         "postgres": postgres_pids,
         "wrk": lambda: [load.pid],
     }
@@ -89,19 +91,19 @@ def main():
                         help="paths to load, one after the other")
     parser.add_argument("--seconds", type=int, default=8, help="length of each wrk run (at least 4)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="granian workers (one Django thread each)")
     args = parser.parse_args()
     if args.seconds < 4:
         parser.error("--seconds must be at least 4: the first and last second are left out")
 
-    print("CPU µs per request: gunicorn (master and workers), PostgreSQL (all its processes), wrk, "
-          "and the machine as a whole")
-    with Gunicorn(django_env(args.database), args.workers) as server:
+    print("CPU µs per request: the server (granian's main process and workers), PostgreSQL "
+          "(all its processes), wrk, and the machine as a whole")
+    with Server(django_env(args.database), args.workers) as server:
         for path in args.paths:  # warm up every worker on every path
             wrk(server.url, "GET", path, 1, args.connections, "")
         for path in args.paths:
             rps, cpu = measure(server, path, args.seconds, args.connections)
-            print(f"{path}: {rps:,.0f} req/s; gunicorn {cpu['gunicorn']:.0f}, PostgreSQL "
+            print(f"{path}: {rps:,.0f} req/s; server {cpu['server']:.0f}, PostgreSQL "
                   f"{cpu['postgres']:.0f}, wrk {cpu['wrk']:.0f}, machine {cpu['machine']:.0f}", flush=True)
 
 

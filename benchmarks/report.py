@@ -18,7 +18,7 @@ def tables(meta, results, at_scale=()):
         f"{meta['date']}, commit {meta['commit']}; {meta['machine']}.",
         f"Command: `{meta['command']}`; load: {meta['load']}.",
         "Throughput is each endpoint's requests per second over the floor's (a minimal Django view "
-        "returning constant JSON, served by the same gunicorn) measured just before it; the median "
+        "returning constant JSON, served by the same granian) measured just before it; the median "
         "of the rounds is shown, with the lowest and highest round in brackets.",
         "",
     ]
@@ -33,7 +33,7 @@ def tables(meta, results, at_scale=()):
                   "database's triggers keep exact.", ""]
     with_http = [r for r in results if r["endpoints"]]
     if with_http:
-        lines += ["## Endpoints under gunicorn, as a share of the floor", "",
+        lines += ["## Endpoints under granian, as a share of the floor", "",
                   "| data | endpoint | req/s | of floor | p50 ms | p90 ms | p99 ms |",
                   "|---|---|--:|--:|--:|--:|--:|"]
         for r in with_http:

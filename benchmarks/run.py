@@ -1,13 +1,13 @@
-"""The benchmark: the tutorial's three stages, then every endpoint under gunicorn against Django's floor.
+"""The benchmark: the tutorial's three stages, then every endpoint under granian against Django's floor.
 
     python -m benchmarks.run --scales 5000 1000000 --databases sqlite postgres
 
 For each database and scale: seed (or reuse) a database of exactly that many posts,
-measure in-process (the stages; the first and a deep page), then serve it with gunicorn
-(2 sync workers, DEBUG off) and load every read endpoint and create-post with wrk, each
-run right after a run of a constant-JSON Django view on the same server: each endpoint's
-throughput is reported as a ratio to that floor, measured side by side. Writes
-reports/bench.md, reports/bench.json and PNG charts, and prints the tables.
+measure in-process (the stages; the first and a deep page), then serve it as production
+does (blogproject/serve.py: granian, 2 workers, DEBUG off) and load every read endpoint and
+create-post with wrk, each run right after a run of a constant-JSON Django view on the same
+server: each endpoint's throughput is reported as a ratio to that floor, measured side by
+side. Writes reports/bench.md, reports/bench.json and PNG charts, and prints the tables.
 """
 import argparse
 import json
@@ -24,6 +24,8 @@ import time
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
+
+from blogproject import serve
 
 PROJECT = Path(__file__).resolve().parent.parent
 DATA = PROJECT / "benchmarks" / ".data"
@@ -89,21 +91,21 @@ def free_port():
         return sock.getsockname()[1]
 
 
-class Gunicorn:
-    """gunicorn serving a project tree (this one by default) with the floor view, for one `with` block."""
+class Server:
+    """A project tree (this one by default) served as production serves it, for one `with` block."""
 
     def __init__(self, env, workers, project=PROJECT):
         self.env, self.workers, self.project = env, workers, project
-        self.url = f"http://127.0.0.1:{free_port()}"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self):
         (PROJECT / "reports").mkdir(exist_ok=True)
-        self.log = open(PROJECT / "reports" / "gunicorn.log", "a")
+        self.log = open(PROJECT / "reports" / "granian.log", "a")
+        # This tree's command, so that an older tree is served the same way. The process is
+        # granian's main process; its workers are its children.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "blogproject.wsgi", "--workers", str(self.workers),
-             "--bind", self.url.removeprefix("http://"),
-             # The control socket has one default path: servers side by side would share it.
-             "--no-control-socket"],
+            serve.command("127.0.0.1", self.port, self.workers),
             cwd=self.project, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
@@ -114,12 +116,13 @@ class Gunicorn:
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.__exit__()
-                    sys.exit("gunicorn did not start: see reports/gunicorn.log")
+                    sys.exit("granian did not start: see reports/granian.log")
                 time.sleep(0.2)
 
     def __exit__(self, *exc):
         self.process.terminate()
-        self.process.wait(timeout=30)
+        # granian gives its workers 30 s (--workers-kill-timeout) to finish, then kills them.
+        self.process.wait(timeout=60)
         self.log.close()
 
 
@@ -158,7 +161,7 @@ def load_endpoints(env, ids, args):
     """Every endpoint's figures, each run paired with a floor run just before it."""
     paths = {name: (method, path.format(**ids)) for name, (method, path) in TARGETS.items()}
     floors, pairs = [], {name: [] for name in paths if name != "floor"}
-    with Gunicorn(env, args.workers) as server:
+    with Server(env, args.workers) as server:
         for method, path in paths.values():  # warm up every worker on every endpoint
             wrk(server.url, method, path, 1, args.connections, ids["token"])
         for number in range(args.rounds):
@@ -199,7 +202,7 @@ def compare_scales(database, small, large, args):
     envs = [django_env(database_url(database, posts, args.postgres_url)) for posts in (small, large)]
     path = TARGETS["post list"][1]
     print(f"{database}: first page, {large:,} against {small:,} posts side by side", file=sys.stderr)
-    with Gunicorn(envs[0], args.workers) as small_server, Gunicorn(envs[1], args.workers) as large_server:
+    with Server(envs[0], args.workers) as small_server, Server(envs[1], args.workers) as large_server:
         for server in (small_server, large_server):
             wrk(server.url, "GET", path, 1, args.connections, "")
         rounds = []
@@ -226,11 +229,11 @@ def main():
     parser.add_argument("--seconds", type=int, default=3, help="length of each wrk run")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of every endpoint, each after a floor run")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="granian workers (one Django thread each)")
     parser.add_argument("--no-http", action="store_true", help="in-process figures only")
     parser.add_argument("--output", default=str(PROJECT / "reports"), help="where bench.md and charts go")
     args = parser.parse_args()
-    # Stop gunicorn on a plain kill too, not only on Ctrl-C.
+    # Stop the server on a plain kill too, not only on Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
     if not args.no_http and not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk (Debian's package)")
@@ -251,7 +254,7 @@ def main():
         "machine": f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}",
         "command": "python -m benchmarks.run " + " ".join(sys.argv[1:]),
         "load": f"wrk -t2 -c{args.connections} -d{args.seconds}s per run, {args.rounds} rounds of "
-                f"(floor, endpoint) pairs; gunicorn {args.workers} sync workers",
+                f"(floor, endpoint) pairs; granian, {args.workers} workers",
     }
     (output / "bench.json").write_text(
         json.dumps({"meta": meta, "results": results, "at_scale": at_scale}, indent=1))

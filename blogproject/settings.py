@@ -117,7 +117,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several gunicorn workers write to one file: WAL lets readers run beside the
+    # Several server processes write to one file: WAL lets readers run beside the
     # writer, IMMEDIATE takes the write lock at BEGIN (no deadlock-prone lock
     # upgrades), and the timeout makes a writer wait for the lock instead of failing.
     # A 64 MB page cache (the default is 2 MB) holds the ordering index of a million
@@ -187,7 +187,7 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Static files -----------------------------------------------------------
-# Served by whitenoise from STATIC_ROOT (`manage.py collectstatic`) under gunicorn.
+# Served by whitenoise from STATIC_ROOT (`manage.py collectstatic`), whatever the server.
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

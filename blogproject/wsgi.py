@@ -1,4 +1,4 @@
-"""WSGI entry point, as served by `gunicorn blogproject.wsgi`."""
+"""WSGI entry point, as served by granian (`python -m blogproject.serve`) or `gunicorn blogproject.wsgi`."""
 import os
 
 from django.core.wsgi import get_wsgi_application

@@ -2,7 +2,7 @@
 # Usage: sh loadtests/with_api.sh URL COMMAND [ARGUMENT...]   (from the project root)
 #
 # Runs COMMAND once the blog API answers at URL/health. If nothing answers there, it
-# first starts the API with `make serve` in the background (migrate, seed, gunicorn) and
+# first starts the API with `make serve` in the background (migrate, seed, granian) and
 # stops it again when COMMAND ends, Ctrl-C included. Exits with COMMAND's status.
 set -u
 url=$1
@@ -14,13 +14,18 @@ answers() {
 }
 
 server=
-pidfile=
+piddir=
 stop_server() {
     [ -n "$server" ] || return 0
-    # gunicorn writes its pid once it runs; until then make is still migrating or seeding.
-    if [ -s "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null; else kill "$server" 2>/dev/null; fi
+    # granian writes its pid file as it starts, and removes it as it exits; until then make
+    # is still migrating or seeding, and passes the signal on to that command.
+    if [ -s "$piddir/server.pid" ]; then
+        kill "$(cat "$piddir/server.pid")" 2>/dev/null
+    else
+        kill "$server" 2>/dev/null
+    fi
     wait "$server" 2>/dev/null
-    rm -f "$pidfile"
+    rm -rf "$piddir"
 }
 trap stop_server EXIT
 trap 'exit 130' INT
@@ -28,7 +33,8 @@ trap 'exit 143' TERM
 
 if ! answers; then
     echo "Nothing answers at $url: starting the API with make serve."
-    pidfile=$(mktemp)
+    # A new directory, not an empty file: granian refuses to start over a pid file it cannot read.
+    piddir=$(mktemp -d)
     # Serve where URL points (http://HOST:PORT), or make would serve on its own defaults
     # while this waits at URL.
     address=${url#*://}
@@ -36,8 +42,10 @@ if ! answers; then
     host=${address%:*}
     port=
     [ "$host" = "$address" ] || port=${address##*:}
-    GUNICORN_CMD_ARGS="--pid $pidfile ${GUNICORN_CMD_ARGS:-}" \
-        ${MAKE:-make} --no-print-directory serve HOST="$host" ${port:+PORT="$port"} &
+    # SERVE_ARGS on make's command line: one in the environment would lose to one given
+    # to the make that runs this script (`make run SERVE_ARGS=...`).
+    ${MAKE:-make} --no-print-directory serve HOST="$host" ${port:+PORT="$port"} \
+        SERVE_ARGS="--pid-file $piddir/server.pid ${SERVE_ARGS:-}" &
     server=$!
     until answers; do
         if ! kill -0 "$server" 2>/dev/null; then

@@ -1,10 +1,10 @@
 import os
 import secrets
 import subprocess
-import sys
 import time
 import urllib.request
 from datetime import timedelta
+from typing import NamedTuple
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -14,8 +14,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from blog.models import Comment, Post
+from blogproject import serve
 
-from .helpers import PROJECT_DIR, TIED_ROWS, free_port, server_database_url
+from .helpers import PROJECT_DIR, TIED_ROWS, free_port, listening_workers, server_database_url
 
 
 
@@ -107,44 +108,60 @@ def commented_post_url(make_post, make_comment):
     return commented_post_url
 
 
+class Server(NamedTuple):
+    """A server started for a test: its base URL, its main process and how many workers it runs."""
+
+    url: str
+    process: subprocess.Popen
+    workers: int
+
+
 @pytest.fixture
-def server_url(transactional_db, tmp_path):
-    """Base URL of gunicorn serving the test database in production mode with 2 workers.
+def server_env(transactional_db):
+    """The environment for a server a test starts: production mode on the test database.
 
     Depends on transactional_db so that what a test writes is committed and visible to
     the server's processes, and so the server stops before the database is flushed.
     """
-    port = free_port()
-    env = {
+    return {
         **os.environ,
         "DJANGO_DEBUG": "0",
         "DJANGO_HTTPS": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": server_database_url(),
     }
-    log = open(tmp_path / "gunicorn.log", "w")
+
+
+@pytest.fixture
+def server(server_env, tmp_path):
+    """granian serving the test database with 2 workers, as blogproject.serve runs it; its output in granian.log."""
+    port = free_port()
+    workers = 2
+    log = open(tmp_path / "granian.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "blogproject.wsgi", "--workers", "2",
-         "--bind", f"127.0.0.1:{port}",
-         # gunicorn's control socket has one default path: servers side by side would share it.
-         "--no-control-socket"],
-        cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        serve.command("127.0.0.1", port, workers),
+        cwd=PROJECT_DIR, env=server_env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
+        # Every worker, not just the first: a SIGTERM that reaches a worker still starting
+        # is lost, and granian then waits its kill timeout (30 s) before it exits.
+        deadline = time.monotonic() + 60
+        while len(listening_workers(process.pid, port)) < workers:
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not start:\n{(tmp_path / 'gunicorn.log').read_text()}")
+                pytest.fail(f"granian did not start:\n{(tmp_path / 'granian.log').read_text()}")
             time.sleep(0.1)
-        yield url
+        with urllib.request.urlopen(f"{url}/health", timeout=60) as response:
+            assert response.status == 200
+        yield Server(url, process, workers)
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        # Past granian's --workers-kill-timeout (30 s), after which it kills its workers.
+        process.wait(timeout=60)
         log.close()
+
+
+@pytest.fixture
+def server_url(server):
+    """Base URL of the `server` fixture's granian."""
+    return server.url

@@ -4,6 +4,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psutil
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TIED_ROWS = 26  # rows of the tied_posts_and_comments fixture; even, so that half of it is an offset
 
@@ -52,3 +54,20 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def listening_workers(pid, port):
+    """The pids of process `pid`'s children that listen on `port`: granian's workers once each is ready.
+
+    Each worker opens its own listening socket (SO_REUSEPORT) after it has loaded Django
+    and set its signal handlers.
+    """
+    pids = set()
+    for child in psutil.Process(pid).children():
+        try:
+            connections = child.net_connections("tcp")
+        except psutil.NoSuchProcess:
+            continue
+        if any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections):
+            pids.add(child.pid)
+    return pids

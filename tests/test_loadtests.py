@@ -1,4 +1,4 @@
-"""The Locust suite, run headless against a real server (gunicorn) until it has done what each test needs.
+"""The Locust suite, run headless against a real server (granian) until it has done what each test needs.
 
 No test gives Locust a --run-time: Locust counts it from before its start-up check and the
 users' logins, which on a busy machine can take all of it. Each run is stopped instead, as

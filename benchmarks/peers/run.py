@@ -5,10 +5,11 @@
 Seeds (or reuses) a benchmark database of that many posts, as benchmarks/run.py does, and
 gives each peer (benchmarks/peers/: textbook DRF, django-ninja, django-modern-rest,
 django-bolt) a fresh copy of it for the run. Serves this API as production does
-(serve_this_api) and each installed peer under gunicorn (2 sync workers, DEBUG off), but
-django-bolt with the server its docs prescribe (`manage.py runbolt --processes 2`, from
-its own venv: it needs Python >= 3.12). A peer that is not installed is skipped, with
-the reason.
+(serve_this_api: granian, 2 workers, DEBUG off) and each installed Django peer with the
+very same command, its settings module choosing its URLs, so that only the framework
+differs; but django-bolt with the server its docs prescribe (`manage.py runbolt
+--processes 2`, from its own venv: it needs Python >= 3.12). A peer that is not installed
+is skipped, with the reason.
 
 Before any timing, every system's answer to every checked path must be this API's JSON
 (compare.py says what is normalised). Then wrk loads each endpoint of each system in
@@ -43,7 +44,7 @@ from pathlib import Path
 from benchmarks.cpu import children, machine_seconds, postgres_pids, process_seconds
 from benchmarks.peers import compare, report
 from benchmarks.run import (
-    DATA, LUA, PROJECT, Gunicorn, create_postgres_database, database_url, django_env, free_port, run_json,
+    DATA, LUA, PROJECT, Server, create_postgres_database, database_url, django_env, free_port, run_json,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -92,32 +93,36 @@ class System:
 
 
 def serve_this_api(env, workers):
-    """This API as production serves it: gunicorn, sync workers.
+    """This API as production serves it (blogproject/serve.py: granian), for one `with` block.
 
-    The one place that says how this API is served here; change it with production's
-    server (granian is being evaluated), so that the peers are measured against that.
+    The one place that says how this API is served here; the Django peers are served the
+    same way (django_peer), so that the peers are measured against production's server.
     """
-    return Gunicorn(env, workers)
+    return Server(env, workers)
+
+
+def served_by(args):
+    return f"granian, {args.workers} workers of 1 thread"
 
 
 def this_api_system(args):
     versions = ", ".join(f"{name} {importlib.metadata.version(name)}" for name in ("Django", "djangorestframework"))
     return System(THIS_API, f"{versions}, Python {platform.python_version()}",
-                  f"gunicorn, {args.workers} sync workers", lambda url: serve_this_api(django_env(url), args.workers))
+                  served_by(args), lambda url: serve_this_api(django_env(url), args.workers))
 
 
 def peer_env(peer, url):
     return {**django_env(url), "DJANGO_SETTINGS_MODULE": f"benchmarks.peers.{peer.name}.settings"}
 
 
-def gunicorn_peer(peer, args):
-    """A peer served like this API, or the reason it cannot be."""
+def django_peer(peer, args):
+    """A peer served like this API (serve_this_api, its own settings module), or the reason it cannot be."""
     if importlib.util.find_spec(peer.module) is None:
         return (f"{peer.distribution} is not installed: pip install -r benchmarks/peers/requirements.txt "
                 "(make bench-peers does)")
     version = f"{peer.distribution} {importlib.metadata.version(peer.distribution)}, Python {platform.python_version()}"
-    return System(peer.label, version, f"gunicorn, {args.workers} sync workers",
-                  lambda url: Gunicorn(peer_env(peer, url), args.workers), peer)
+    return System(peer.label, version, served_by(args),
+                  lambda url: serve_this_api(peer_env(peer, url), args.workers), peer)
 
 
 def bolt_peer(peer, args):
@@ -378,7 +383,7 @@ def main():
                         help="seconds of wrk on each endpoint of each system first; 0: none")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers, or runbolt processes")
+    parser.add_argument("--workers", type=int, default=2, help="granian workers, or runbolt processes")
     parser.add_argument("--no-install", action="store_true", help="skip django-bolt unless its venv is made already")
     parser.add_argument("--bolt-python", default=os.environ.get("BOLT_PYTHON"),
                         help="the Python >= 3.12 for django-bolt's venv (default: found on PATH or in pyenv)")
@@ -396,7 +401,7 @@ def main():
     ids = run_json(["benchmarks.data", "prepare", str(args.posts)], django_env(url))
     systems, skipped = [this_api_system(args)], {}
     for peer in (peer for peer in PEERS if peer.name in args.peers):
-        system = (bolt_peer if peer.name == "bolt" else gunicorn_peer)(peer, args)
+        system = (bolt_peer if peer.name == "bolt" else django_peer)(peer, args)
         if isinstance(system, str):
             skipped[peer.label] = system
             print(f"Skipping {peer.label}: {system}", file=sys.stderr)
