@@ -23,6 +23,7 @@ Relies on (check on each DRF upgrade; tests/test_upgrade_canary.py fails if one 
 - `Serializer.to_representation()` writing None for a None attribute and
   `field.to_representation(attribute)` otherwise, over the fields that are not write-only.
 """
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -358,43 +359,26 @@ def reverse_link_template(field, view):
     request = view.request
     kwargs = {field.lookup_url_kwarg: PLACEHOLDER_ID}
     if field.reverse is reverse and getattr(request, "versioning_scheme", None) is None:
-        # DRF's reverse() without versioning: Django's reverse() of the kwargs, made absolute
-        # with the request's scheme and host, then preserve_builtin_query_params(), which
-        # reads one query parameter. Given those, the template is the same every time.
-        override = api_settings.URL_FORMAT_OVERRIDE
-        key = (field.view_name, field.lookup_url_kwarg, format, get_urlconf(), get_script_prefix(),
-               get_language(), request.scheme, request.get_host(),
-               override and request.GET.get(override))
-        if (template := LINK_TEMPLATES.get(key)) is None:
-            # The path DRF's reverse() asks Django's for (its _reverse()).
-            path = django_reverse(field.view_name, urlconf=key[3], kwargs=(
-                kwargs if format is None else {**kwargs, "format": format}))
-            url = preserve_builtin_query_params(request.build_absolute_uri(path), request)
-            template = LINK_TEMPLATES.remember(key, split_at_placeholder(url))
-        return template
-    return split_at_placeholder(field.reverse(field.view_name, kwargs=kwargs, request=request, format=format))
-
-
-def split_at_placeholder(url):
+        # DRF's reverse() without versioning, with Django's reverse() remembered: for a
+        # given URLconf, script prefix and language its path is the same every time.
+        path = reverse_path(field.view_name, tuple(kwargs.items()), format,
+                            get_urlconf(), get_script_prefix(), get_language())
+        url = preserve_builtin_query_params(request.build_absolute_uri(path), request)
+    else:
+        url = field.reverse(field.view_name, kwargs=kwargs, request=request, format=format)
     head, found, tail = url.partition(str(PLACEHOLDER_ID))
     if not found or str(PLACEHOLDER_ID) in tail:
         raise ValueError(f"{url} does not hold the id once")
     return head, tail
 
 
-class BoundedCache(dict):
-    """A dict that forgets everything once it holds `size` entries: a host or a format
-    parameter is the client's to choose, so the link templates keyed by them are bounded."""
+@functools.lru_cache(maxsize=256)
+def reverse_path(view_name, kwargs, format, urlconf, script_prefix, language):
+    """The path DRF's reverse() asks Django's for (its _reverse()), without the host.
 
-    def __init__(self, size):
-        super().__init__()
-        self.size = size
-
-    def remember(self, key, value):
-        if len(self) >= self.size:
-            self.clear()
-        self[key] = value
-        return value
-
-
-LINK_TEMPLATES = BoundedCache(256)
+    Django's reverse() reads the script prefix and the language itself: they are
+    arguments only to key the cache."""
+    kwargs = dict(kwargs)
+    if format is not None:
+        kwargs["format"] = format
+    return django_reverse(view_name, kwargs=kwargs, urlconf=urlconf)
