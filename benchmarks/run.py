@@ -91,21 +91,36 @@ def free_port():
         return sock.getsockname()[1]
 
 
-class Server:
-    """A project tree (this one by default) served as production serves it, for one `with` block."""
+# The servers benchmarks.ab can compare: production's (blogproject/serve.py) and the
+# alternatives it documents, each as (host, port, workers) -> argv.
+SERVERS = {
+    "granian": serve.command,
+    "gunicorn": lambda host, port, workers: [
+        sys.executable, "-m", "gunicorn", "blogproject.wsgi", "--workers", str(workers),
+        # The control socket has one default path: servers side by side would share it.
+        "--bind", f"{host}:{port}", "--no-control-socket"],
+    "gthread": lambda host, port, workers: [
+        *SERVERS["gunicorn"](host, port, workers), "--worker-class", "gthread", "--threads", "4"],
+}
 
-    def __init__(self, env, workers, project=PROJECT):
+
+class Server:
+    """A project tree (this one by default) served as production serves it (or by another of
+    SERVERS), for one `with` block."""
+
+    def __init__(self, env, workers, project=PROJECT, server="granian"):
         self.env, self.workers, self.project = env, workers, project
+        self.command = SERVERS[server]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self):
         (PROJECT / "reports").mkdir(exist_ok=True)
-        self.log = open(PROJECT / "reports" / "granian.log", "a")
+        self.log = open(PROJECT / "reports" / "server.log", "a")
         # This tree's command, so that an older tree is served the same way. The process is
         # granian's main process; its workers are its children.
         self.process = subprocess.Popen(
-            serve.command("127.0.0.1", self.port, self.workers),
+            self.command("127.0.0.1", self.port, self.workers),
             cwd=self.project, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
@@ -116,12 +131,12 @@ class Server:
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.__exit__()
-                    sys.exit("granian did not start: see reports/granian.log")
+                    sys.exit("the server did not start: see reports/server.log")
                 time.sleep(0.2)
 
     def __exit__(self, *exc):
         self.process.terminate()
-        # granian gives its workers 30 s (--workers-kill-timeout) to finish, then kills them.
+        # granian gives its workers 30 s (--workers-kill-timeout) to finish, gunicorn its graceful timeout.
         self.process.wait(timeout=60)
         self.log.close()
 
