@@ -22,7 +22,8 @@ stop_server() {
     if [ -s "$piddir/server.pid" ]; then
         kill "$(cat "$piddir/server.pid")" 2>/dev/null
     else
-        kill "$server" 2>/dev/null
+        # make and what it runs: the group setsid made, else make alone.
+        kill -- "-$server" 2>/dev/null || kill "$server" 2>/dev/null
     fi
     wait "$server" 2>/dev/null
     rm -rf "$piddir"
@@ -44,7 +45,13 @@ if ! answers; then
     [ "$host" = "$address" ] || port=${address##*:}
     # SERVE_ARGS on make's command line: one in the environment would lose to one given
     # to the make that runs this script (`make run SERVE_ARGS=...`).
-    ${MAKE:-make} --no-print-directory serve HOST="$host" ${port:+PORT="$port"} \
+    # In a session of its own where setsid exists (Linux): a terminal's Ctrl-C then reaches
+    # this script and COMMAND only, and stop_server's SIGTERM stops the server. A Ctrl-C
+    # delivered to granian's workers themselves left one, every other time, waiting out its
+    # 30 s kill timeout.
+    detach=
+    if command -v setsid >/dev/null 2>&1; then detach=setsid; fi
+    $detach ${MAKE:-make} --no-print-directory serve HOST="$host" ${port:+PORT="$port"} \
         SERVE_ARGS="--pid-file $piddir/server.pid ${SERVE_ARGS:-}" &
     server=$!
     until answers; do

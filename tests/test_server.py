@@ -7,6 +7,7 @@ broken server from hanging the suite.
 """
 import http.client
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -241,3 +242,49 @@ def test_serve_execs_granian_which_writes_its_pid_file_and_removes_it_on_sigterm
         # SIGTERM, not SIGKILL: granian's workers outlive a main process that is killed.
         process.terminate()
         process.wait(timeout=BOUND)
+
+
+def test_ctrl_c_to_make_runs_wrapper_stops_the_server_it_started_gracefully(tmp_path):
+    """`make run` and `make loadtest` start the API through loadtests/with_api.sh; a terminal's
+    Ctrl-C (SIGINT to the whole foreground group) must stop it by the graceful path, not by
+    granian's kill timeout (which a worker hit every other time when the SIGINT reached it)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "with_api.log"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+
+    def as_a_terminal_starts_it():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a job started in the background ignores it
+        os.setsid()
+
+    process = subprocess.Popen(
+        ["sh", "loadtests/with_api.sh", url, "sleep", str(BOUND)], cwd=PROJECT_DIR, env=env,
+        stdout=log.open("w"), stderr=subprocess.STDOUT, preexec_fn=as_a_terminal_starts_it,
+    )
+    try:
+        def answers():
+            assert process.poll() is None, log.read_text()
+            try:
+                return get(url, "/health")[0] == 200
+            except OSError:
+                return False
+
+        def granian_main_process():
+            for child in psutil.Process(process.pid).children(recursive=True):
+                if "granian" in child.cmdline() and "granian" not in child.parent().cmdline():
+                    return child.pid
+
+        wait_until(answers, "the API that with_api.sh starts")
+        # Once every worker is up: granian loses a signal that comes while a worker boots.
+        main = granian_main_process()
+        wait_until(lambda: len(listening_workers(main, port)) == 2, "both workers to listen")
+        os.killpg(process.pid, signal.SIGINT)
+
+        assert process.wait(timeout=BOUND) == 130
+        output = log.read_text()
+        assert "Granian shutdown completed" in output
+        assert "refused to gracefully stop" not in output, output
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=BOUND)
