@@ -327,7 +327,9 @@ def test_a_body_that_departs_from_the_published_schema_is_a_failure(server_url, 
     with serve_api_with_schema(server_url, require_a_colour) as api_url:
         code, output, stats = run_locust(
             api_url, tmp_path, "--blog-write-percent", "0",
-            stop_when=lambda stats: stats.get(("GET", "/blog/posts"), {}).get("num_failures"),
+            # Once a list of posts has failed and the comments' list has been read too.
+            stop_when=lambda stats: stats.get(("GET", "/blog/posts"), {}).get("num_failures")
+            and stats.get(("GET", "/blog/comments"), {}).get("num_requests"),
         )
 
     assert code == 1, output
