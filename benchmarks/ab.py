@@ -10,9 +10,9 @@ A variant is NAME=TREE[,VAR=VALUE...]: a project tree served as production serve
 2 sync workers, SERVER=gthread for gthread workers of 4 threads) with DEBUG off and the
 environment variables given. Each round loads every variant's floor view, then each path,
 with wrk; the figure is the median over the rounds of path/floor, so that the machine's
-drift during a run falls on both; then each path's median req/s, which compares servers. The database must be ready (`python -m benchmarks.data
-prepare N`). Used to keep or drop each change to the code before `make bench` measures the
-result.
+drift during a run falls on both; then each path's median req/s, which compares servers.
+The database must be ready (`python -m benchmarks.data prepare N`). Used to keep or drop
+each change to the code before `make bench` measures the result.
 """
 import argparse
 import statistics
