@@ -29,16 +29,22 @@ verdict is the last section.
 """
 
 import itertools
+import json
 import logging
+import os
 import random
-from collections import deque
+import time
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field
 
 import gevent
 import requests
 from gevent.event import Event
 from gevent.lock import Semaphore
-from locust import FastHttpUser, TaskSet, events, task
+import psutil
+from locust import FastHttpUser, LoadTestShape, TaskSet, events, task
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+from locust.stats import calculate_response_time_percentile
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +97,51 @@ def add_blog_options(parser):
         help="Exit code 1 when the 95th percentile response time of all requests (the report's "
              "Aggregated row) is above this many milliseconds. Default: %(default)s",
     )
+    parser.add_argument(
+        "--blog-min-requests", env_var="BLOG_LOADTEST_MIN_REQUESTS", type=int, default=10,
+        help="Exit code 1 when the users completed fewer requests than this (logins not counted): "
+             "a run that measured nothing has not passed. Default: %(default)s",
+    )
+    capacity = parser.add_argument_group(
+        "Capacity search", "With --blog-capacity the users grow in steps until the API breaks the SLO "
+        "(--blog-max-p95-ms, --blog-max-fail-ratio) or its throughput stops growing; --users and "
+        "--spawn-rate are then ignored, and --run-time only caps the search.")
+    capacity.add_argument(
+        "--blog-capacity", env_var="BLOG_CAPACITY", action="store_true", default=False,
+        help="Search for the API's capacity instead of running a fixed number of users.",
+    )
+    capacity.add_argument(
+        "--blog-capacity-start-users", env_var="BLOG_CAPACITY_START_USERS", type=int, default=2,
+        help="Users in the first step. Default: %(default)s",
+    )
+    capacity.add_argument(
+        "--blog-capacity-growth", env_var="BLOG_CAPACITY_GROWTH", type=float, default=1.5,
+        help="Each step has this many times the users of the step before (at least one more). "
+             "Default: %(default)s",
+    )
+    capacity.add_argument(
+        "--blog-capacity-hold", env_var="BLOG_CAPACITY_HOLD", type=float, default=10,
+        help="Seconds each step is measured for, after its users have started and settled; a step "
+             "that is not steady is held up to twice longer. Default: %(default)s",
+    )
+    capacity.add_argument(
+        "--blog-capacity-settle", env_var="BLOG_CAPACITY_SETTLE", type=float, default=3,
+        help="Seconds between a step's last user starting and its measurement. Default: %(default)s",
+    )
+    capacity.add_argument(
+        "--blog-capacity-min-gain", env_var="BLOG_CAPACITY_MIN_GAIN", type=float, default=0.1,
+        help="The knee: the first step whose throughput is less than this share above the step "
+             "before's (measured twice before it ends the search). Default: %(default)s",
+    )
+    capacity.add_argument(
+        "--blog-capacity-max-users", env_var="BLOG_CAPACITY_MAX_USERS", type=int, default=2000,
+        help="The search ends at this many users whatever it has found. Default: %(default)s",
+    )
+    capacity.add_argument(
+        "--blog-capacity-report", env_var="BLOG_CAPACITY_REPORT", default="reports/capacity.json",
+        help="Where the search writes its steps and verdict as JSON (relative to the working "
+             "directory; empty for none). Default: %(default)s",
+    )
 
 
 def option_problem(options):
@@ -109,6 +160,10 @@ def option_problem(options):
     if not 0 <= options.blog_min_wait <= options.blog_max_wait:
         return (f"--blog-min-wait ({options.blog_min_wait}) must be at least 0 and at most "
                 f"--blog-max-wait ({options.blog_max_wait})")
+    if options.blog_min_requests < 0:
+        return f"--blog-min-requests must be at least 0, not {options.blog_min_requests}"
+    if options.blog_capacity:
+        return capacity_option_problem(options)
     return None
 
 
@@ -124,7 +179,9 @@ class BlogUser(FastHttpUser):
 
     def wait_time(self):
         options = self.environment.parsed_options
-        return random.uniform(options.blog_min_wait, options.blog_max_wait)
+        seconds = random.uniform(options.blog_min_wait, options.blog_max_wait)
+        METER.think += seconds  # the capacity search checks each step against Little's law
+        return seconds
 
     def on_start(self):
         options = self.environment.parsed_options
@@ -153,8 +210,11 @@ def mix_sessions(environment, **kwargs):
     Again at each run's start: the web UI can change the option between runs, and a worker
     receives it from the master only then.
     """
-    writes = environment.parsed_options.blog_write_percent
-    BlogUser.tasks = [Reader] * (100 - writes) + [Writer] * writes + [BlogUser.log_in_again]
+    options = environment.parsed_options
+    writes = options.blog_write_percent
+    # A capacity search measures the API, not its deliberately slow password check.
+    logins = [] if options.blog_capacity else [BlogUser.log_in_again]
+    BlogUser.tasks = [Reader] * (100 - writes) + [Writer] * writes + logins
 
 
 class Reader(TaskSet):
@@ -582,6 +642,309 @@ def target_problem(environment):
 
 
 # =========================================================================================
+# The capacity search (--blog-capacity)
+# =========================================================================================
+#
+# CapacitySearch is a LoadTestShape that the master (or the only process) runs. Each step
+# holds a number of users; once they have all started and settled, it measures a window
+# of Locust's own statistics (every request but logins) and this file's Meter readings:
+# throughput, p50/p95/p99, failures, think time and each Locust process's CPU. A step is
+# steady when Little's law holds: users = throughput x (response time + think time per
+# request). The search ends at the first step that breaks the SLO or barely adds
+# throughput (the knee), and its verdict names the last good step.
+#
+# Relies on, besides the documented LoadTestShape: environment.shape_class is read when a
+# run starts (headless: after the init event; web UI: in its /swarm handler, which a Flask
+# before_request hook runs ahead of), and shape.runner must be set by whoever installs it.
+
+STEADY_TOLERANCE = 0.25  # Little's law may be this far off (share of the users) in a steady step
+MAX_HOLDS = 3  # a step that is not steady is measured for up to this many hold times in all
+MIN_STEP_REQUESTS = 30  # fewer requests than this in a window cannot be judged
+GENERATOR_BUSY = 0.9  # a Locust process using this share of a core is the limit itself
+GENERATOR_LIMIT_EXIT_CODE = 3
+
+
+def capacity_option_problem(options):
+    if options.blog_capacity_start_users < 1:
+        return f"--blog-capacity-start-users must be at least 1, not {options.blog_capacity_start_users}"
+    if options.blog_capacity_growth <= 1:
+        return f"--blog-capacity-growth must be more than 1, not {options.blog_capacity_growth}"
+    if options.blog_capacity_hold < 2:
+        # Workers report every 3 s (locust.runners.WORKER_REPORT_INTERVAL); a shorter window is mostly lag.
+        return f"--blog-capacity-hold must be at least 2 seconds (5 with workers), not {options.blog_capacity_hold}"
+    if options.blog_capacity_settle < 0:
+        return f"--blog-capacity-settle must be at least 0 seconds, not {options.blog_capacity_settle}"
+    if not 0 < options.blog_capacity_min_gain < options.blog_capacity_growth - 1:
+        return (f"--blog-capacity-min-gain ({options.blog_capacity_min_gain}) must be above 0 and below what "
+                f"the users grow by (--blog-capacity-growth {options.blog_capacity_growth} - 1)")
+    if options.blog_capacity_max_users < options.blog_capacity_start_users:
+        return (f"--blog-capacity-max-users ({options.blog_capacity_max_users}) must be at least "
+                f"--blog-capacity-start-users ({options.blog_capacity_start_users})")
+    return None
+
+
+class Meter:
+    """This process's CPU time and the think time its users were given, read at each window's edges."""
+
+    def __init__(self):
+        self.process = psutil.Process()
+        self.think = 0.0
+
+    def read(self):
+        cpu = self.process.cpu_times()
+        return {"cpu": cpu.user + cpu.system, "think": self.think, "time": time.monotonic()}
+
+
+METER = Meter()
+WORKER_METERS = {}  # on a master: each worker's reading, as its last report brought it
+
+
+@dataclass
+class Snapshot:
+    time: float
+    requests: int
+    failures: int
+    response_time: float  # the sum, in ms
+    response_times: Counter
+    meters: dict  # process name: Meter.read()
+
+
+@dataclass
+class Step:
+    """One step's measured window."""
+
+    users: int
+    seconds: float
+    requests: int
+    failures: int
+    rps: float
+    p50_ms: int
+    p95_ms: int
+    p99_ms: int
+    mean_ms: float
+    think_s: float  # per request
+    in_flight: float  # Little's law: rps x (response time + think time), against `users`
+    steady: bool
+    cpu: dict  # Locust process: share of one core it used
+    machine_cpu: float  # share of all cores, everything on this machine
+    broke: str = ""  # what about this step ended the search, if it did
+    slo_met: bool = True
+
+    @property
+    def fail_ratio(self):
+        return self.failures / self.requests if self.requests else 0.0
+
+    def line(self):
+        cpu = ", ".join(f"{name} {share:.0%}" for name, share in self.cpu.items())
+        return (f"{self.users} users: {self.rps:.1f} req/s, p50 {self.p50_ms} ms, p95 {self.p95_ms} ms, "
+                f"p99 {self.p99_ms} ms, failures {100 * self.fail_ratio:.2f}% ({self.requests} requests "
+                f"in {self.seconds:.0f} s); Little's law {self.in_flight:.1f} in flight"
+                f"{'' if self.steady else ' (NOT STEADY)'}; Locust CPU {cpu}; machine CPU {self.machine_cpu:.0%}")
+
+
+def take_snapshot(environment):
+    response_times = Counter()
+    requests = failures = 0
+    response_time = 0.0
+    for (name, _method), entry in environment.stats.entries.items():
+        if name == LOGIN:
+            continue  # logins are PBKDF2 by design: reported apart, never judged
+        requests += entry.num_requests
+        failures += entry.num_failures
+        response_time += entry.total_response_time
+        response_times.update(entry.response_times)
+    if isinstance(environment.runner, MasterRunner):
+        meters = {f"worker {environment.runner.get_worker_index(worker)}": reading
+                  for worker, reading in WORKER_METERS.items()}
+    else:
+        meters = {"locust": METER.read()}
+    return Snapshot(time.monotonic(), requests, failures, response_time, response_times, meters)
+
+
+def measure(users, start, end):
+    requests = end.requests - start.requests
+    seconds = end.time - start.time
+    response_times = end.response_times - start.response_times
+    cpu, think = {}, 0.0
+    for name, reading in end.meters.items():
+        before = start.meters.get(name)
+        if before and reading["time"] > before["time"]:
+            cpu[name] = (reading["cpu"] - before["cpu"]) / (reading["time"] - before["time"])
+            think += reading["think"] - before["think"]
+    rps = requests / seconds if seconds else 0.0
+    mean_ms = (end.response_time - start.response_time) / requests if requests else 0.0
+    think_s = think / requests if requests else 0.0
+    in_flight = rps * (mean_ms / 1000 + think_s)
+    return Step(
+        users=users, seconds=seconds, requests=requests, failures=end.failures - start.failures, rps=rps,
+        p50_ms=calculate_response_time_percentile(response_times, requests, 0.5),
+        p95_ms=calculate_response_time_percentile(response_times, requests, 0.95),
+        p99_ms=calculate_response_time_percentile(response_times, requests, 0.99),
+        mean_ms=mean_ms, think_s=think_s, in_flight=in_flight,
+        steady=abs(in_flight - users) <= STEADY_TOLERANCE * users, cpu=cpu,
+        machine_cpu=psutil.cpu_percent() / 100,  # since the last call: the window's start
+    )
+
+
+class CapacitySearch(LoadTestShape):
+    """Users in growing steps, each measured once steady, until the SLO breaks or throughput stops growing."""
+
+    abstract = True  # Locust must not run it unasked: on_init installs it with --blog-capacity
+
+    def __init__(self, environment):
+        super().__init__()
+        self.environment = environment
+        self.runner = environment.runner
+        self.reset()
+
+    def reset(self):
+        self.steps = []
+        self.users = self.environment.parsed_options.blog_capacity_start_users
+        self.previous_users = 0
+        self.phase = "ramp"
+        self.since = None
+        self.window = None
+        self.holds = 1
+        self.remeasured = False
+        self.ended = ""  # why the search ended, once it has
+
+    def tick(self):
+        if self.ended:
+            return None
+        options = self.environment.parsed_options
+        now = time.monotonic()
+        if self.phase == "ramp":
+            if self.runner.user_count >= self.users and self.runner.state == STATE_RUNNING:
+                self.phase, self.since = "settle", now
+        elif self.phase == "settle":
+            if now - self.since >= options.blog_capacity_settle:
+                self.start_window()
+        elif now - self.window.time >= self.holds * options.blog_capacity_hold:
+            self.judge(measure(self.users, self.window, take_snapshot(self.environment)))
+            if self.ended:
+                return None
+        # The new users within about a second (Locust warns above 100 a second).
+        spawn_rate = min(max(self.users - self.previous_users, options.spawn_rate or 1), 100)
+        return self.users, spawn_rate
+
+    def start_window(self):
+        psutil.cpu_percent()  # starts the machine's CPU count for measure()
+        self.phase, self.window, self.holds = "hold", take_snapshot(self.environment), 1
+
+    def judge(self, step):
+        options = self.environment.parsed_options
+        if (step.requests < MIN_STEP_REQUESTS or not step.steady) and self.holds < MAX_HOLDS:
+            self.holds += 1
+            logger.info("Capacity step %s: %s; holding it longer", self.users,
+                        "too few requests to judge" if step.requests < MIN_STEP_REQUESTS
+                        else f"not steady (Little's law: {step.in_flight:.1f} in flight of {step.users} users)")
+            return
+        previous = self.steps[-1] if self.steps else None
+        if step.p95_ms > options.blog_max_p95_ms:
+            step.broke, step.slo_met = f"p95 {step.p95_ms} ms is over the SLO's {options.blog_max_p95_ms} ms", False
+        elif step.fail_ratio > options.blog_max_fail_ratio:
+            step.broke = (f"{100 * step.fail_ratio:.2f}% of requests failed, over the SLO's "
+                          f"{100 * options.blog_max_fail_ratio:g}%")
+            step.slo_met = False
+        elif previous and step.rps < previous.rps * (1 + options.blog_capacity_min_gain):
+            if not self.remeasured:
+                # One noisy window must not end the search: measure the step again first.
+                self.remeasured = True
+                logger.info("Capacity step %s; measuring it again", step.line())
+                self.start_window()
+                return
+            step.broke = (f"throughput {step.rps:.1f} req/s is only {100 * (step.rps / previous.rps - 1):+.0f}% "
+                          f"over {previous.users} users' {previous.rps:.1f} (the knee)")
+        self.steps.append(step)
+        logger.info("Capacity step %s", step.line() + (f": {step.broke}" if step.broke else ""))
+        if step.broke:
+            self.ended = step.broke
+        elif self.users >= options.blog_capacity_max_users:
+            self.ended = f"the search reached --blog-capacity-max-users {options.blog_capacity_max_users}"
+        else:
+            self.previous_users = self.users
+            self.users = min(max(self.users + 1, round(self.users * options.blog_capacity_growth)),
+                             options.blog_capacity_max_users)
+            self.phase, self.remeasured = "ramp", False
+
+    def verdict(self):
+        """The capacity lines, the exit code they call for, and the same as data for the report."""
+        options = self.environment.parsed_options
+        slo = f"SLO: p95 <= {options.blog_max_p95_ms} ms, failures <= {100 * options.blog_max_fail_ratio:g}%"
+        good = [step for step in self.steps if step.slo_met]  # the knee's step too: it met the SLO
+        best = max(good, key=lambda step: step.rps) if good else None
+        last = self.steps[-1] if self.steps else None
+        why = self.ended or "the run stopped before the search found a limit (--run-time, Ctrl-C or the web UI)"
+        if best:
+            lines = [f"Capacity: {best.rps:.1f} req/s at {best.users} users, p95 {best.p95_ms} ms ({slo}); "
+                     f"at {last.users if last and last.broke else self.users} users: {why}"]
+        else:
+            lines = [f"Capacity: not found: no step met the SLO ({slo}); at "
+                     f"{last.users if last else self.users} users: {why}"]
+        code = 0 if best and self.ended else 1
+        busy = {name: share for step in filter(None, (best, last)) for name, share in step.cpu.items()
+                if share >= GENERATOR_BUSY}
+        if busy:
+            lines.append(
+                "The load generator was the limit, not the API: "
+                + ", ".join(f"{name} used {share:.0%} of a core" for name, share in busy.items())
+                + ". Run Locust with --processes N (a core each), or workers on another machine, and search again.")
+            code = GENERATOR_LIMIT_EXIT_CODE
+        data = {
+            "verdict": lines, "exit_code": code, "ended": why, "slo": slo,
+            "capacity": asdict(best) if best else None,
+            "steps": [asdict(step) for step in self.steps],
+            "options": {key: value for key, value in vars(options).items()
+                        if key.startswith("blog_capacity") or key in ("blog_max_p95_ms", "blog_max_fail_ratio",
+                                                                        "blog_min_wait", "blog_max_wait",
+                                                                        "blog_write_percent", "host")},
+        }
+        return lines, code, data
+
+
+SEARCH = None  # the CapacitySearch of this run, on the master or the only process
+
+
+@events.init.add_listener
+def install_capacity_search(environment, **kwargs):
+    global SEARCH
+    if isinstance(environment.runner, WorkerRunner) or environment.runner is None:
+        return
+    SEARCH = CapacitySearch(environment)
+    if environment.parsed_options.blog_capacity:
+        environment.shape_class = SEARCH
+    if environment.web_ui:
+        @environment.web_ui.app.before_request
+        def choose_shape():
+            from flask import request  # Locust's web UI is Flask; the import is only needed there
+            if request.path == "/swarm" and request.method == "POST":
+                chosen = request.form.get("blog_capacity", "false") == "true"
+                environment.shape_class = SEARCH if chosen else None
+                SEARCH.reset()
+
+
+@events.report_to_master.add_listener
+def send_meter(client_id, data):
+    data["blog_meter"] = METER.read()
+
+
+@events.worker_report.add_listener
+def keep_meter(client_id, data):
+    if "blog_meter" in data:
+        WORKER_METERS[client_id] = data["blog_meter"]
+
+
+def write_capacity_report(path, data):
+    if not path:
+        return
+    if folder := os.path.dirname(path):
+        os.makedirs(folder, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(data, file, indent=2)
+    logger.info("Capacity report written to %s", path)
+
+
+# =========================================================================================
 # The verdict: the write tally, the integrity check, the gates and the exit code
 # =========================================================================================
 #
@@ -637,6 +1000,7 @@ class RunVerdict:
         self.all_final = Event()
         self.problems = []
         self.reporter = None
+        self.capacity = []  # the capacity search's verdict lines, printed last
 
     def waiting(self):
         """The workers in this run whose final tally has not arrived."""
@@ -775,11 +1139,30 @@ def on_quitting(environment, **kwargs):
     options = environment.parsed_options
     total = environment.stats.total
     problems = []
-    if total.fail_ratio > options.blog_max_fail_ratio:
-        problems.append(f"{100 * total.fail_ratio:.2f}% of requests failed, more than "
-                        f"--blog-max-fail-ratio {options.blog_max_fail_ratio}")
-    if total.num_requests and (p95 := total.get_response_time_percentile(0.95)) > options.blog_max_p95_ms:
-        problems.append(f"p95 response time {p95} ms is over --blog-max-p95-ms {options.blog_max_p95_ms}")
+    logins = environment.stats.entries.get((LOGIN, "POST"))
+    measured = total.num_requests - (logins.num_requests if logins else 0)
+    if not VERDICT.problems and measured < options.blog_min_requests:
+        problems.append(f"the users completed {measured} requests besides logins, fewer than --blog-min-requests "
+                        f"{options.blog_min_requests}: the run measured too little to judge (a longer --run-time, "
+                        "or more users; on a busy machine the start-up check and logins take longer)")
+    if environment.shape_class is SEARCH and SEARCH is not None and VERDICT.counts_before is not None:
+        # The SLO is judged step by step: the last step breaks it by design.
+        VERDICT.capacity, code, data = SEARCH.verdict()
+        write_capacity_report(options.blog_capacity_report, data)
+    else:
+        code = 0
+        if total.fail_ratio > options.blog_max_fail_ratio:
+            problems.append(f"{100 * total.fail_ratio:.2f}% of requests failed, more than "
+                            f"--blog-max-fail-ratio {options.blog_max_fail_ratio}")
+        if total.num_requests and (p95 := total.get_response_time_percentile(0.95)) > options.blog_max_p95_ms:
+            problems.append(f"p95 response time {p95} ms is over --blog-max-p95-ms {options.blog_max_p95_ms}")
     for problem in problems:
         logger.error("Load test failed: %s", problem)
-    environment.process_exit_code = 1 if problems or VERDICT.problems else 0
+    environment.process_exit_code = 1 if problems or VERDICT.problems else code
+
+
+@events.quit.add_listener
+def print_capacity_last(exit_code, **kwargs):
+    """After Locust's own tables: the capacity search's answer is the run's last word."""
+    for line in VERDICT.capacity:
+        logger.info(line)

@@ -65,14 +65,15 @@ def seed(accounts=10, pattern="seed_user_{n}", posts=30, comments=60):
     )
 
 
-def run_locust(server_url, tmp_path, *options, env=None, users=4, stop_when=None, meanwhile=None):
+def run_locust(server_url, tmp_path, *options, env=None, users=4, stop_when=None, meanwhile=None, limit=120):
     """Run the locustfile headless: its exit code, its output, and its final stats by (method, name).
 
     Once `stop_when(stats so far)` holds, polled every 0.2 s, Locust gets SIGTERM and stops
     as after --run-time: it stops the users, judges the run and exits. Without `stop_when`
     the run must end by itself. `meanwhile`, if given, is called at each poll until Locust
-    exits. The final stats come from --json-file, written once at exit (the CSV files lag
-    by up to a few seconds); with --processes every process would write that file, so
+    exits; one still running after `limit` seconds is killed. The final stats come from
+    --json-file, written once at exit (the CSV files lag by up to a few seconds); with
+    --processes every process would write that file, so
     those runs get none.
     """
     distributed = "--processes" in options
@@ -97,7 +98,7 @@ def run_locust(server_url, tmp_path, *options, env=None, users=4, stop_when=None
         try:
             started = time.monotonic()
             stopping = False
-            while process.poll() is None and time.monotonic() < started + 120:
+            while process.poll() is None and time.monotonic() < started + limit:
                 if meanwhile:
                     meanwhile()
                 if stop_when and not stopping and (
