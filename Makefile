@@ -11,7 +11,7 @@ WEB_CONCURRENCY ?= 2
 # protections off because this server is on loopback without TLS.
 PROD_ENV = DJANGO_DEBUG=0 DJANGO_HTTPS=0 DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat .secret_key)}"
 
-.PHONY: bench install loadtest run serve test test-newest
+.PHONY: bench capacity install loadtest run serve test test-newest
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,21 @@ loadtest: install
 	MAKE="$(MAKE)" sh loadtests/with_api.sh $(API_URL) $(BIN)/locust -f loadtests/locustfile.py \
 		--headless --host $(API_URL) --users $(USERS) --spawn-rate $(SPAWN_RATE) --run-time $(RUN_TIME) \
 		--html reports/loadtest.html --csv reports/loadtest
+
+# How much load the API holds: Locust's users grow in steps (loadtests/locustfile.py,
+# --blog-capacity) until the p95 passes 500 ms, over 1% fail, or throughput stops
+# growing; the last line printed is the answer. Against API_URL, started as in `run` if
+# nothing answers there. Writes reports/capacity.json, .png, .html and _*.csv.
+#   make capacity CAPACITY_ARGS="--blog-max-p95-ms 200 --processes 2"
+CAPACITY_ARGS ?=
+capacity: $(BIN)/.bench-installed
+	rm -f reports/capacity.json
+	MAKE="$(MAKE)" sh loadtests/with_api.sh $(API_URL) $(BIN)/locust -f loadtests/locustfile.py \
+		--headless --host $(API_URL) --blog-capacity --blog-capacity-start-users 10 --run-time 15m \
+		--blog-capacity-report reports/capacity.json --html reports/capacity.html --csv reports/capacity \
+		$(CAPACITY_ARGS); \
+	status=$$?; test -s reports/capacity.json && $(BIN)/python loadtests/capacity_chart.py \
+		reports/capacity.json reports/capacity.png; exit $$status
 
 test: install
 	$(BIN)/pytest

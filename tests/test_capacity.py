@@ -117,3 +117,54 @@ def test_a_run_that_measured_too_little_fails_and_says_why(server_url, tmp_path)
     )
     assert code == 1
     assert "fewer than --blog-min-requests 100000: the run measured too little to judge" in output
+
+
+VERDICT_SCRIPT = """
+import json, sys, types
+import locust  # first, as `locust -f` does: it patches the standard library for gevent
+import loadtests.locustfile as locustfile
+
+options = types.SimpleNamespace(
+    blog_capacity_start_users=2, blog_capacity_growth=1.5, blog_max_p95_ms=500, blog_max_fail_ratio=0.01,
+    blog_min_wait=0.0, blog_max_wait=0.0, blog_write_percent=0, host="http://127.0.0.1:9")
+search = locustfile.CapacitySearch(types.SimpleNamespace(parsed_options=options, runner=None))
+for users, rps, p95, cpu, broke, slo_met in json.loads(sys.argv[1]):
+    search.steps.append(locustfile.Step(
+        users=users, seconds=10, requests=int(rps * 10), failures=0, rps=rps, p50_ms=p95 // 2, p95_ms=p95,
+        p99_ms=p95, mean_ms=p95 / 2, think_s=0, in_flight=users, steady=True, cpu={"locust": cpu},
+        machine_cpu=0.5, broke=broke, slo_met=slo_met))
+search.ended = search.steps[-1].broke
+lines, code, data = search.verdict()
+print(json.dumps({"lines": lines, "code": code, "capacity": data["capacity"]}))
+"""
+
+
+def judge(steps):
+    """The search's verdict on these (users, rps, p95 ms, Locust's share of a core, broke, slo_met) steps."""
+    output = subprocess.run([sys.executable, "-c", VERDICT_SCRIPT, json.dumps(steps)], cwd=PROJECT_DIR,
+                            capture_output=True, text=True, check=True).stdout
+    return json.loads(output.splitlines()[-1])
+
+
+def test_a_saturated_load_generator_is_named_as_the_limit_with_exit_code_3():
+    verdict = judge([(2, 100.0, 10, 0.5, "", True), (3, 140.0, 12, 0.97, "", True),
+                     (4, 141.0, 30, 0.98, "throughput only +1% (the knee)", True)])
+    assert verdict["code"] == 3
+    assert verdict["lines"][0].startswith("Capacity: 141.0 req/s at 4 users, p95 30 ms")
+    assert "The load generator was the limit, not the API: locust used 98% of a core" in verdict["lines"][1]
+    assert "--processes" in verdict["lines"][1]
+
+
+def test_an_idle_load_generator_leaves_the_figure_to_the_api():
+    verdict = judge([(2, 100.0, 10, 0.3, "", True), (3, 101.0, 900, 0.4, "p95 900 ms is over the SLO's 500 ms", False)])
+    assert verdict["code"] == 0
+    assert verdict["lines"] == ["Capacity: 100.0 req/s at 2 users, p95 10 ms (SLO: p95 <= 500 ms, failures <= 1%); "
+                                "at 3 users: p95 900 ms is over the SLO's 500 ms"]
+    assert verdict["capacity"]["users"] == 2
+
+
+def test_no_step_within_the_slo_is_no_capacity_and_exit_code_1():
+    verdict = judge([(2, 50.0, 900, 0.3, "p95 900 ms is over the SLO's 500 ms", False)])
+    assert verdict["code"] == 1
+    assert verdict["lines"][0].startswith("Capacity: not found: no step met the SLO")
+    assert verdict["capacity"] is None
