@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "blog.middleware.RequestSizeLimitMiddleware",
+    # 503 while the database is unreachable, 507 while it is full, instead of a 500.
+    "blog.middleware.DatabaseFailureMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -167,6 +169,10 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "django_cache",
+            # Past MAX_ENTRIES (300 by default) Django deletes a third of the entries,
+            # live ones too: a flood of failed logins could wipe the counts of the
+            # throttle it is tripping. Expired entries are still culled.
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
         }
     }
 
@@ -230,6 +236,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         # Failed logins per username; successful logins are never counted.
         "failed_login": os.environ.get("BLOG_FAILED_LOGIN_RATE", "5/min"),
+        # Failed logins per client address, whatever the usernames: one address cannot
+        # try a password on many accounts. The address is REMOTE_ADDR; behind a proxy set
+        # NUM_PROXIES, or every client shares the proxy's address and its limit.
+        "failed_login_address": os.environ.get("BLOG_FAILED_LOGIN_ADDRESS_RATE", "30/min"),
     },
 }
 
@@ -268,7 +278,13 @@ if HTTPS:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        # A database outage is logged once by blog.middleware, not once per request.
+        "skip_answered_database_failures": {"()": "blog.middleware.SkipAnsweredDatabaseFailures"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["skip_answered_database_failures"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
     "loggers": {"django": {"handlers": ["console"], "level": "WARNING", "propagate": False}},
 }

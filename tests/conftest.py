@@ -1,9 +1,13 @@
 import os
+import pwd
 import secrets
+import shutil
 import subprocess
+import tempfile
 import time
 import urllib.request
 from datetime import timedelta
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -16,7 +20,15 @@ from rest_framework.test import APIClient
 from blog.models import Comment, Post
 from blogproject import serve
 
-from .helpers import PROJECT_DIR, TIED_ROWS, free_port, listening_workers, server_database_url
+from .helpers import (
+    PROJECT_DIR,
+    TIED_ROWS,
+    PrivatePostgres,
+    free_port,
+    listening_workers,
+    postgres_bindir,
+    server_database_url,
+)
 
 
 
@@ -165,3 +177,45 @@ def server(server_env, tmp_path):
 def server_url(server):
     """Base URL of the `server` fixture's granian."""
     return server.url
+
+
+@pytest.fixture
+def private_postgres():
+    """A running PostgreSQL server of the test's own (tests.helpers.PrivatePostgres), removed afterwards."""
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL's server programs (initdb, pg_ctl) are not installed: apt-get install postgresql")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root, and there is no `postgres` user to run initdb as (it refuses root)")
+    # Not under pytest's tmp_path, which only its owner (root) may enter.
+    directory = tempfile.mkdtemp(prefix="blog-postgres-")
+    postgres = PrivatePostgres(bindir, directory, free_port())
+    try:
+        postgres.create()
+        postgres.start()
+        yield postgres
+    finally:
+        if postgres.is_running():
+            postgres.stop()
+        shutil.rmtree(directory)
+
+
+@pytest.fixture
+def small_filesystem():
+    """The directory of a 2 MB file system of the test's own (tmpfs), for running out of space."""
+    directory = Path(tempfile.mkdtemp(prefix="blog-small-fs-"))
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(directory)], capture_output=True, text=True,
+    )
+    if mounted.returncode != 0:
+        directory.rmdir()
+        # A loop-mounted image needs the same privilege (CAP_SYS_ADMIN) as tmpfs.
+        pytest.skip(f"cannot mount a small tmpfs (needs root or CAP_SYS_ADMIN): {mounted.stderr.strip()}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", str(directory)], check=True)
+        directory.rmdir()

@@ -1,3 +1,4 @@
+import psycopg
 from django.db import OperationalError, connections
 from django.urls import reverse
 
@@ -11,7 +12,9 @@ def test_health_is_200_when_the_database_answers(api_client, db):
 
 def test_health_is_503_when_the_database_does_not_answer(api_client, db, monkeypatch):
     def unreachable(*args, **kwargs):
-        raise OperationalError("connection refused")
+        # As Django's PostgreSQL backend raises it when nothing listens.
+        refused = psycopg.OperationalError("connection failed: Connection refused")
+        raise OperationalError(*refused.args) from refused
 
     # Undone before the test database is rolled back, which needs a working cursor.
     with monkeypatch.context() as patch:
@@ -19,7 +22,8 @@ def test_health_is_503_when_the_database_does_not_answer(api_client, db, monkeyp
         response = api_client.get(reverse("health"))
 
     assert response.status_code == 503
-    assert response.json() == {"status": "database unavailable"}
+    assert response.json() == {"detail": "The database is unavailable. Retry in 5 seconds."}
+    assert response["Retry-After"] == "5"
 
 
 def test_health_ignores_a_bad_token(api_client, db):

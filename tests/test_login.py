@@ -1,12 +1,18 @@
 import json
+import threading
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.core.cache import cache
+from django.db import connections
 from django.urls import reverse
+from rest_framework.authtoken import serializers as authtoken_serializers
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
-from blog.throttling import FailedLoginThrottle
+from blog.throttling import FailedLoginAddressThrottle, FailedLoginThrottle
 
 PASSWORD = "correct-horse-battery"
 
@@ -19,8 +25,50 @@ def allowed_failures():
     return FailedLoginThrottle().num_requests
 
 
-def login(client, username="alice", password=PASSWORD):
-    return client.post(reverse("login"), {"username": username, "password": password}, format="json")
+@pytest.fixture
+def allowed_address_failures():
+    """How many failed logins one client address gets per window (the "failed_login_address" rate)."""
+    return FailedLoginAddressThrottle().num_requests
+
+
+@pytest.fixture
+def committed_failures(transactional_db):
+    """For tests whose writes are committed: forget the failures they record, which
+    live in the cache table, a table the database flush after the test leaves alone."""
+    yield
+    cache.clear()
+
+
+def login(client, username="alice", password=PASSWORD, **extra):
+    return client.post(reverse("login"), {"username": username, "password": password}, format="json", **extra)
+
+
+def spray(client, count, **extra):
+    """`count` failed logins from one client, each for a username of its own; their statuses."""
+    return [login(client, username=f"nobody{n}", password="wrong", **extra).status_code for n in range(count)]
+
+
+def fail_at_once(count, monkeypatch):
+    """`count` failed logins for alice in threads, each past the throttles' checks before
+    any is recorded (the moment two processes' reads of a count could both miss the other's
+    write); their statuses."""
+    barrier = threading.Barrier(count)
+    authenticate = authtoken_serializers.authenticate
+
+    def authenticate_together(**credentials):
+        barrier.wait(timeout=30)
+        return authenticate(**credentials)
+
+    def attempt(_):
+        try:
+            return login(APIClient(), password="wrong").status_code
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    with monkeypatch.context() as patch:
+        patch.setattr(authtoken_serializers, "authenticate", authenticate_together)
+        with ThreadPoolExecutor(count) as pool:
+            return list(pool.map(attempt, range(count)))
 
 
 def test_login_returns_the_users_token(api_client, user):
@@ -130,7 +178,9 @@ def test_failed_logins_are_forgotten_after_the_window(api_client, user, allowed_
     assert login(api_client).status_code == 200
 
 
-def test_failed_login_count_is_shared_by_server_processes(server_url, make_user, allowed_failures):
+def test_failed_login_count_is_shared_by_server_processes(
+    server_url, make_user, allowed_failures, committed_failures
+):
     make_user(username="carol")
 
     def status_of_login(password):
@@ -154,3 +204,115 @@ def test_failed_login_count_is_shared_by_server_processes(server_url, make_user,
 
     assert failures == [400] * allowed_failures
     assert after_limit == [429] * 6
+
+
+@pytest.mark.parametrize("padded", ["  alice  ", "alice\t", "\nalice", "\u3000alice"])
+def test_failed_logins_count_for_the_username_whatever_the_whitespace_around_it(
+    api_client, user, allowed_failures, padded
+):
+    for _ in range(allowed_failures):
+        assert login(api_client, username=padded, password="wrong").status_code == 400
+
+    assert login(api_client).status_code == 429
+
+
+def test_a_throttled_username_padded_with_whitespace_is_refused_even_with_the_right_password(
+    api_client, user, allowed_failures
+):
+    for _ in range(allowed_failures):
+        login(api_client, password="wrong")
+
+    response = login(api_client, username="  alice  ")
+
+    assert response.status_code == 429
+    assert not Token.objects.exists()
+
+
+def test_failed_logins_with_the_username_as_a_json_number_count_for_that_username(
+    api_client, make_user, allowed_failures
+):
+    make_user(username="12345")
+    for _ in range(allowed_failures):
+        response = api_client.post(reverse("login"), {"username": 12345, "password": "wrong"}, format="json")
+        assert response.status_code == 400
+
+    assert login(api_client, username="12345").status_code == 429
+
+
+def test_failed_logins_at_the_same_moment_are_all_counted(
+    make_user, allowed_failures, committed_failures, monkeypatch
+):
+    make_user()
+
+    statuses = fail_at_once(allowed_failures, monkeypatch)
+
+    assert statuses == [400] * allowed_failures
+    assert login(APIClient()).status_code == 429
+
+
+def test_failed_logins_at_the_same_moment_are_counted_once_each(
+    make_user, allowed_failures, committed_failures, monkeypatch
+):
+    make_user()
+    client = APIClient()
+
+    fail_at_once(allowed_failures - 1, monkeypatch)
+
+    assert login(client).status_code == 200
+    assert login(client, password="wrong").status_code == 400
+    assert login(client).status_code == 429
+
+
+def test_one_address_failing_for_many_usernames_is_429_with_retry_after(
+    api_client, user, allowed_failures, allowed_address_failures
+):
+    assert allowed_address_failures > allowed_failures
+    assert spray(api_client, allowed_address_failures) == [400] * allowed_address_failures
+
+    response = login(api_client)  # a username not tried, with its right password
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert response.json() == {
+        "detail": f"Request was throttled. Expected available in {response['Retry-After']} seconds."
+    }
+
+
+def test_failed_logins_from_one_address_do_not_throttle_another(api_client, user, allowed_address_failures):
+    spray(api_client, allowed_address_failures + 1)
+
+    assert login(api_client, REMOTE_ADDR="192.0.2.7").status_code == 200
+
+
+def test_a_client_cannot_leave_its_address_limit_by_sending_x_forwarded_for(
+    api_client, user, allowed_address_failures
+):
+    spray(api_client, allowed_address_failures)
+
+    assert login(api_client, HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 429
+
+
+def test_behind_a_configured_proxy_the_address_limit_is_per_forwarded_client(
+    api_client, user, allowed_address_failures, settings
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    spray(api_client, allowed_address_failures, HTTP_X_FORWARDED_FOR="203.0.113.9")
+
+    assert login(api_client, HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 429
+    assert login(api_client, HTTP_X_FORWARDED_FOR="203.0.113.10").status_code == 200
+
+
+def test_successful_logins_from_one_address_are_never_throttled(
+    api_client, make_user, allowed_address_failures
+):
+    usernames = [f"reader{n}" for n in range(3)]
+    for username in usernames:
+        make_user(username=username)
+    spray(api_client, allowed_address_failures - 1)
+
+    logins = [login(api_client, username=usernames[n % 3]) for n in range(allowed_address_failures + 1)]
+
+    assert {response.status_code for response in logins} == {200}
+    # The successes were not counted: one more failure is still within the limit.
+    assert login(api_client, password="wrong").status_code == 400
+    assert login(api_client).status_code == 429

@@ -162,10 +162,39 @@ def test_content_negotiation_reads_the_format_override_setting():
         "blog/renderers.py", "select_renderer(request, renderers, format_suffix)")
 
 
-def test_the_rate_throttle_keeps_the_state_the_failed_login_throttle_mirrors():
-    source = inspect.getsource(SimpleRateThrottle.allow_request)
-    for name in ("self.history", "self.now", "self.timer()", "self.duration", "self.num_requests", "self.cache"):
-        assert name in source, relied_on("blog/throttling.py", f"SimpleRateThrottle.allow_request's {name}")
+def test_the_rate_throttle_keeps_the_rate_cache_timer_and_key_format_the_login_throttles_use():
+    where = "blog/throttling.py"
+
+    class Probe(SimpleRateThrottle):
+        scope = "probe"
+        THROTTLE_RATES = {"probe": "7/min"}
+
+    probe = Probe()
+    assert (probe.num_requests, probe.duration) == (7, 60), relied_on(
+        where, "SimpleRateThrottle.__init__ setting num_requests and duration from the scope's rate")
+    assert isinstance(probe.timer(), float), relied_on(where, "SimpleRateThrottle.timer()")
+    assert callable(probe.cache.add) and callable(probe.cache.get_many), relied_on(where, "SimpleRateThrottle.cache")
+    key = probe.cache_format % {"scope": "probe", "ident": "x"}
+    assert "probe" in key and "x" in key, relied_on(where, "SimpleRateThrottle.cache_format's scope and ident")
+
+
+def test_the_token_serializers_internal_values_are_what_validate_is_given():
+    from rest_framework.authtoken.serializers import AuthTokenSerializer
+    from rest_framework.authtoken.views import ObtainAuthToken
+
+    where = "blog/throttling.py"
+    given = []
+
+    class Probe(AuthTokenSerializer):
+        def validate(self, attrs):
+            given.append(attrs)
+            raise serializers.ValidationError("stop here")
+
+    data = {"username": 12345, "password": " secret "}
+    Probe(data=data).is_valid()
+    assert given == [Probe().to_internal_value(data)], relied_on(
+        where, "Serializer.to_internal_value() giving validate() its attrs")
+    assert callable(ObtainAuthToken().get_serializer), relied_on(where, "ObtainAuthToken.get_serializer()")
 
 
 def test_bulk_loading_finds_copy_the_flush_sql_and_the_count_trigger():
