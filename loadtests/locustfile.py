@@ -8,6 +8,8 @@ Run from the project root against a seeded server (`make serve`; `make run` and
     locust -f loadtests/locustfile.py --headless -u 20 -r 5 -t 1m --processes 2
     locust -f loadtests/locustfile.py --master                      # then on each load machine:
     locust -f - --worker --master-host <master address>             # fetches this file from the master
+    locust -f loadtests/locustfile.py --headless --blog-capacity    # how much load the API holds
+    locust -f loadtests/locustfile.py --headless -u 50 -t 1m --blog-arrival-rate 100  # an open model
 
 This file's own options (accounts, password, read/write mix, think time, pass/fail
 thresholds) are in add_blog_options below and under "Custom parameters" in the web UI;
@@ -19,15 +21,25 @@ a 200 whose body departs from it is a failure. Before any user starts, the maste
 the only process) checks that the API answers, describes what the users call, has posts
 to read and accepts the accounts; if not, it refuses the run and says how to fix it.
 
-After a run the master (or the only process) logs a summary and the integrity line
-"acknowledged N, stored N": the writes the API answered 201 to, against how much the
-post and comment counts grew. A lost write, more failures than --blog-max-fail-ratio,
-a p95 above --blog-max-p95-ms or a refused start make the exit code 1.
+After a run the master (or the only process) judges it, and a headless run prints the
+verdict last (and puts it at the top of the --html report): a summary, the integrity
+line "acknowledged N, stored N" (the writes the API answered 201 to, against how much
+the post and comment counts grew), the open model's latencies, the capacity found. A
+lost write, more failures than --blog-max-fail-ratio, a p95 (logins left out) above
+--blog-max-p95-ms, fewer requests than --blog-min-requests, an exception in this file's
+code or a refused start make the exit code 1; a capacity search limited by Locust's own
+CPU rather than the API's, 3.
+
+--blog-capacity grows the users in steps until the API breaks the SLO or stops gaining
+throughput (the capacity search, below). --blog-arrival-rate starts requests at a fixed
+rate whether or not earlier ones have been answered (the open model), and also counts
+their latency from when each was due, as wrk2 does.
 
 Everything is in this one file so that `--worker -f -` can fetch all of it; the
 verdict is the last section.
 """
 
+import html
 import itertools
 import json
 import logging
@@ -44,7 +56,8 @@ from gevent.lock import Semaphore
 import psutil
 from locust import FastHttpUser, LoadTestShape, TaskSet, events, task
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
-from locust.stats import RequestStats, StatsEntry, calculate_response_time_percentile
+from locust.html import get_html_report
+from locust.stats import CSV_STATS_INTERVAL_SEC, RequestStats, StatsEntry, calculate_response_time_percentile
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +107,9 @@ def add_blog_options(parser):
     )
     parser.add_argument(
         "--blog-max-p95-ms", env_var="BLOG_LOADTEST_MAX_P95_MS", type=int, default=500,
-        help="Exit code 1 when the 95th percentile response time of all requests (the report's "
-             "Aggregated row) is above this many milliseconds. Default: %(default)s",
+        help="Exit code 1 when the 95th percentile response time of every request but logins (each a "
+             "password check, slow by design) is above this many milliseconds; in the open model, counted "
+             "from the planned starts; with --blog-capacity, the SLO each step must meet. Default: %(default)s",
     )
     parser.add_argument(
         "--blog-min-requests", env_var="BLOG_LOADTEST_MIN_REQUESTS", type=int, default=10,
@@ -879,6 +893,10 @@ class Step:
                 f"{'' if self.steady else ' (NOT STEADY)'}; Locust CPU {cpu}; machine CPU {self.machine_cpu:.0%}")
 
 
+def p95_of(snapshot):
+    return calculate_response_time_percentile(snapshot.response_times, snapshot.requests, 0.95)
+
+
 def take_snapshot(environment):
     response_times = Counter()
     requests = failures = 0
@@ -1150,7 +1168,7 @@ class RunVerdict:
         self.all_final = Event()
         self.problems = []
         self.reporter = None
-        self.capacity = []  # the capacity search's verdict lines, printed last
+        self.lines = []  # (logging level, text): the verdict, told at the end of a headless run
 
     def waiting(self):
         """The workers in this run whose final tally has not arrived."""
@@ -1158,6 +1176,13 @@ class RunVerdict:
 
 
 VERDICT = RunVerdict()  # replaced at each run's start: a report still waiting judges its own run
+
+
+def tell(environment, level, text):
+    """A line of the verdict: logged now in the web UI (its Logs tab), at the very end when headless."""
+    VERDICT.lines.append((level, text))
+    if not environment.parsed_options.headless:
+        logger.log(level, text)
 
 
 def refuse_run(environment, message):
@@ -1255,28 +1280,32 @@ def report_run(environment, verdict):
     # First the final tallies: a worker's final stats come in the same report.
     acknowledged, source = acknowledged_writes(environment, verdict)
     total = environment.stats.total
-    logger.info(
-        "Summary: %d requests, %d failed (%.2f%%), %.1f requests/s, median %d ms, p95 %d ms",
-        total.num_requests, total.num_failures, 100 * total.fail_ratio, total.total_rps,
-        total.median_response_time, total.get_response_time_percentile(0.95),
-    )
+    # The report's Aggregated row, then what the p95 gate judges: the same requests but the logins.
+    without_logins = take_snapshot(environment)
+    tell(environment, logging.INFO,
+         f"Summary: {total.num_requests} requests, {total.num_failures} failed ({100 * total.fail_ratio:.2f}%), "
+         f"{total.total_rps:.1f} requests/s, median {total.median_response_time} ms, "
+         f"p95 {total.get_response_time_percentile(0.95)} ms (the report's Aggregated row); without its "
+         f"{total.num_requests - without_logins.requests} logins (a deliberately slow password check each): "
+         f"p95 {p95_of(without_logins)} ms")
     line = f"Integrity{source}: acknowledged {sum(acknowledged.values())}"
     try:
         stored = stored_writes(environment, verdict)
     except (requests.RequestException, ValueError, KeyError) as error:
         verdict.problems.append(f"{line}, stored unknown: cannot read the counts ({error})")
-        logger.error(verdict.problems[-1])
+        tell(environment, logging.ERROR, verdict.problems[-1])
         return
     line += f", stored {sum(stored.values())} ("
     line += ", ".join(f"{kind} {stored[kind]} of {acknowledged[kind]}" for kind in ("posts", "comments"))
     line += ")"
     if lost := sum(max(acknowledged[kind] - stored[kind], 0) for kind in stored):
         verdict.problems.append(f"{line}: {lost} acknowledged writes LOST")
-        logger.error(verdict.problems[-1])
+        tell(environment, logging.ERROR, verdict.problems[-1])
     elif extra := sum(stored.values()) - sum(acknowledged.values()):
-        logger.info("%s: no writes lost (%d more stored: cut off by the stop, or other clients)", line, extra)
+        tell(environment, logging.INFO,
+             f"{line}: no writes lost ({extra} more stored: cut off by the stop, or other clients)")
     else:
-        logger.info("%s: no writes lost", line)
+        tell(environment, logging.INFO, f"{line}: no writes lost")
 
 
 @events.quitting.add_listener
@@ -1300,31 +1329,82 @@ def on_quitting(environment, **kwargs):
                         "or more users; on a busy machine the start-up check and logins take longer)")
     open_model = options.blog_arrival_rate and VERDICT.counts_before is not None
     if open_model:
-        logger.info(OPEN_MODEL.summary(environment))
+        tell(environment, logging.INFO, OPEN_MODEL.summary(environment))
+    capacity = []
     if environment.shape_class is SEARCH and SEARCH is not None and VERDICT.counts_before is not None:
         # The SLO is judged step by step: the last step breaks it by design.
-        VERDICT.capacity, code, data = SEARCH.verdict()
+        capacity, code, data = SEARCH.verdict()
         write_capacity_report(options.blog_capacity_report, data)
     else:
         code = 0
         if total.fail_ratio > options.blog_max_fail_ratio:
             problems.append(f"{100 * total.fail_ratio:.2f}% of requests failed, more than "
                             f"--blog-max-fail-ratio {options.blog_max_fail_ratio}")
+        # Logins are left out: each is a password check, slow by design (about 0.3-1 s).
         # In the open model the p95 that counts is the one from the planned starts.
-        judged = OPEN_MODEL.corrected if open_model else total
-        if judged.num_requests and (p95 := judged.get_response_time_percentile(0.95)) > options.blog_max_p95_ms:
-            problems.append(f"p95 response time {p95} ms{' from the planned starts' if open_model else ''} "
-                            f"is over --blog-max-p95-ms {options.blog_max_p95_ms}")
+        if open_model:
+            judged, p95 = "from the planned starts", percentile(OPEN_MODEL.corrected, 0.95)
+        else:
+            judged, p95 = "of every request but logins", p95_of(take_snapshot(environment))
+        if p95 > options.blog_max_p95_ms:
+            problems.append(f"p95 response time {judged}, {p95} ms, is over --blog-max-p95-ms "
+                            f"{options.blog_max_p95_ms}" + (
+                                " (while the users log in at the start, their password checks slow every "
+                                "request: a longer --run-time dilutes them)" if logins and logins.num_requests
+                                else ""))
     if errors := sum(row["count"] for row in environment.runner.exceptions.values()):
         problems.append(f"the users' code raised {errors} exceptions (tracebacks above, and in the report's "
                         "Exceptions tab): the locustfile is broken, whatever the API did")
     for problem in problems:
-        logger.error("Load test failed: %s", problem)
+        tell(environment, logging.ERROR, f"Load test failed: {problem}")
+    for line in capacity:  # the search's answer is the run's last word
+        tell(environment, logging.INFO, line)
     environment.process_exit_code = 1 if problems or VERDICT.problems else code
+    if options.csv_prefix:
+        # Locust rewrites its CSV files every CSV_STATS_INTERVAL_SEC: once more, with the final figures.
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.5)
 
 
 @events.quit.add_listener
-def print_capacity_last(exit_code, **kwargs):
-    """After Locust's own tables: the capacity search's answer is the run's last word."""
-    for line in VERDICT.capacity:
-        logger.info(line)
+def tell_the_verdict(exit_code, **kwargs):
+    """After Locust's own tables: the verdict is the last thing a headless run prints, and is in its report."""
+    environment = ENVIRONMENT[0]
+    options = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner) or not VERDICT.lines and not VERDICT.problems:
+        return
+    headline = f"Verdict: {VERDICT_NAMES.get(exit_code, 'FAILED')} (exit code {exit_code})"
+    if options.html_file:
+        write_html_report(environment, options.html_file, [headline, *(text for _, text in VERDICT.lines)])
+        VERDICT.lines.insert(0, (logging.INFO, f"Report: {options.html_file}"))
+    if options.headless:
+        logger.info(headline)
+        for level, text in VERDICT.lines:
+            logger.log(level, text)
+
+
+VERDICT_NAMES = {0: "PASSED", 1: "FAILED", GENERATOR_LIMIT_EXIT_CODE: "THE LOAD GENERATOR WAS THE LIMIT"}
+ENVIRONMENT = []  # Locust's quit event names no environment
+
+
+@events.init.add_listener
+def remember_environment(environment, **kwargs):
+    ENVIRONMENT[:] = [environment]
+
+
+def write_html_report(environment, path, lines):
+    """Locust's HTML report, written again now that the verdict is known, with the verdict at its top.
+
+    Locust writes it before the quitting event, and not at all after a SIGTERM.
+    """
+    report = get_html_report(environment, show_download_link=False)
+    verdict = "".join(f"<div>{html.escape(line)}</div>" for line in lines)
+    block = (f'<section id="blog-verdict" style="font: 14px/1.5 monospace; padding: 12px 16px; '
+             f'background: #f4f4f4; color: #111; border-bottom: 1px solid #ccc;">{verdict}</section>')
+    marker = '<div id="root"></div>'
+    if marker not in report:
+        logger.warning("Locust's HTML report has no %s to put the verdict before: %s has none", marker, path)
+        return
+    if folder := os.path.dirname(path):
+        os.makedirs(folder, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(report.replace(marker, block + marker, 1))

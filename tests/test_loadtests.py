@@ -362,3 +362,27 @@ def test_distributed_run_prints_the_integrity_of_all_workers_once(server_url, tm
     # Each of the 4 users may have had one write cut off by the stop: stored, never acknowledged.
     assert writes_stored() - before - 4 <= int(acknowledged) <= int(stored) <= writes_stored() - before
     assert int(acknowledged) > 0
+
+
+def test_the_verdict_is_printed_last_agrees_with_the_csv_and_heads_the_html_report(server_url, tmp_path):
+    seed()
+    code, output, _ = run_locust(
+        server_url, tmp_path, "--html", str(tmp_path / "report.html"),
+        stop_when=lambda stats: sum(entry["num_requests"] for key, entry in stats.items()
+                                    if key[1] != "Aggregated") >= 30,
+    )
+    assert code == 0, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    verdict_at = max(index for index, line in enumerate(lines) if "Verdict: PASSED (exit code 0)" in line)
+    verdict = lines[verdict_at:]
+    assert [re.sub(r"^\[[^]]*\] \S+/\w+/locustfile: ", "", line).split(":")[0] for line in verdict] == [
+        "Verdict", "Report", "Summary", "Integrity"], verdict
+    summary = re.search(r"Summary: (\d+) requests, (\d+) failed", verdict[2])
+    with open(tmp_path / "live_stats.csv", newline="") as file:
+        aggregated = next(row for row in csv.DictReader(file) if row["Name"] == "Aggregated")
+    assert (aggregated["Request Count"], aggregated["Failure Count"]) == summary.groups()
+    report = (tmp_path / "report.html").read_text()
+    section = re.search(r'<section id="blog-verdict"[^>]*>(.*?)</section>', report).group(1)
+    assert "Verdict: PASSED (exit code 0)" in section
+    assert f"Summary: {summary.group(1)} requests" in section
+    assert "Integrity: acknowledged" in section
