@@ -837,6 +837,8 @@ class Meter:
         self.logins = 0  # in flight
 
     def read(self):
+        if self.process.pid != os.getpid():
+            self.process = psutil.Process()  # a worker that --processes forked after this file was loaded
         cpu = self.process.cpu_times()
         return {"cpu": cpu.user + cpu.system, "think": self.think, "logins": self.logins, "time": time.monotonic()}
 
