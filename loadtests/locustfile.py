@@ -960,7 +960,7 @@ class CapacitySearch(LoadTestShape):
 
     def reset(self):
         self.steps = []
-        self.users = self.environment.parsed_options.blog_capacity_start_users
+        self.users = None  # the first tick reads --blog-capacity-start-users: the web UI sets it after reset()
         self.previous_users = 0
         self.phase = "ramp"
         self.since = None
@@ -975,6 +975,8 @@ class CapacitySearch(LoadTestShape):
             return None
         options = self.environment.parsed_options
         now = time.monotonic()
+        if self.users is None:
+            self.users = options.blog_capacity_start_users
         if self.phase == "ramp":
             if self.runner.user_count >= self.users and self.runner.state == STATE_RUNNING:
                 self.phase, self.since = "settle", now
@@ -1044,6 +1046,7 @@ class CapacitySearch(LoadTestShape):
         good = [step for step in self.steps if step.slo_met]  # the knee's step too: it met the SLO
         best = max(good, key=lambda step: step.rps) if good else None
         last = self.steps[-1] if self.steps else None
+        self.users = self.users or options.blog_capacity_start_users
         why = self.ended or "the run stopped before the search found a limit (--run-time, Ctrl-C or the web UI)"
         if best:
             lines = [f"Capacity: {best.rps:.1f} req/s at {best.users} users, p95 {best.p95_ms} ms ({slo}); "
@@ -1171,6 +1174,8 @@ class RunVerdict:
         self.problems = []
         self.reporter = None
         self.lines = []  # (logging level, text): the verdict, told at the end of a headless run
+        self.capacity = []  # the capacity search's lines, told last
+        self.capacity_code = 0
 
     def waiting(self):
         """The workers in this run whose final tally has not arrived."""
@@ -1308,6 +1313,13 @@ def report_run(environment, verdict):
              f"{line}: no writes lost ({extra} more stored: cut off by the stop, or other clients)")
     else:
         tell(environment, logging.INFO, f"{line}: no writes lost")
+    if environment.shape_class is SEARCH and SEARCH is not None:
+        # Here rather than at quitting: in the web UI a search ends with the run, not the process.
+        verdict.capacity, verdict.capacity_code, data = SEARCH.verdict()
+        write_capacity_report(environment.parsed_options.blog_capacity_report, data)
+        if not environment.parsed_options.headless:
+            for text in verdict.capacity:
+                logger.info(text)
 
 
 @events.quitting.add_listener
@@ -1332,11 +1344,9 @@ def on_quitting(environment, **kwargs):
     open_model = options.blog_arrival_rate and VERDICT.counts_before is not None
     if open_model:
         tell(environment, logging.INFO, OPEN_MODEL.summary(environment))
-    capacity = []
     if environment.shape_class is SEARCH and SEARCH is not None and VERDICT.counts_before is not None:
-        # The SLO is judged step by step: the last step breaks it by design.
-        capacity, code, data = SEARCH.verdict()
-        write_capacity_report(options.blog_capacity_report, data)
+        # The SLO is judged step by step (report_run): the last step breaks it by design.
+        code = VERDICT.capacity_code
     else:
         code = 0
         if total.fail_ratio > options.blog_max_fail_ratio:
@@ -1359,8 +1369,6 @@ def on_quitting(environment, **kwargs):
                         "Exceptions tab): the locustfile is broken, whatever the API did")
     for problem in problems:
         tell(environment, logging.ERROR, f"Load test failed: {problem}")
-    for line in capacity:  # the search's answer is the run's last word
-        tell(environment, logging.INFO, line)
     environment.process_exit_code = 1 if problems or VERDICT.problems else code
     if options.csv_prefix:
         # Locust rewrites its CSV files every CSV_STATS_INTERVAL_SEC: once more, with the final figures.
@@ -1375,12 +1383,14 @@ def tell_the_verdict(exit_code, **kwargs):
     if isinstance(environment.runner, WorkerRunner) or not VERDICT.lines and not VERDICT.problems:
         return
     headline = f"Verdict: {VERDICT_NAMES.get(exit_code, 'FAILED')} (exit code {exit_code})"
+    # The capacity search's answer is the run's last word.
+    lines = VERDICT.lines + [(logging.INFO, text) for text in VERDICT.capacity]
     if options.html_file:
-        write_html_report(environment, options.html_file, [headline, *(text for _, text in VERDICT.lines)])
-        VERDICT.lines.insert(0, (logging.INFO, f"Report: {options.html_file}"))
+        write_html_report(environment, options.html_file, [headline, *(text for _, text in lines)])
+        lines.insert(0, (logging.INFO, f"Report: {options.html_file}"))
     if options.headless:
         logger.info(headline)
-        for level, text in VERDICT.lines:
+        for level, text in lines:
             logger.log(level, text)
 
 
