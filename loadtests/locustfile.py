@@ -47,7 +47,7 @@ import os
 import random
 import time
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import gevent
 import requests
@@ -155,7 +155,7 @@ def add_blog_options(parser):
              "before's (measured twice before it ends the search). Default: %(default)s",
     )
     capacity.add_argument(
-        "--blog-capacity-max-users", env_var="BLOG_CAPACITY_MAX_USERS", type=int, default=2000,
+        "--blog-capacity-max-users", env_var="BLOG_CAPACITY_MAX_USERS", type=int, default=10000,
         help="The search ends at this many users whatever it has found. Default: %(default)s",
     )
     capacity.add_argument(

@@ -3,7 +3,8 @@
 #
 # Runs COMMAND once the blog API answers at URL/health. If nothing answers there, it
 # first starts the API with `make serve` in the background (migrate, seed, granian) and
-# stops it again when COMMAND ends, Ctrl-C included. Exits with COMMAND's status.
+# stops it again when COMMAND ends, Ctrl-C included; the API's output goes to $API_LOG
+# (reports/api.log). Exits with COMMAND's status.
 set -u
 url=$1
 shift
@@ -33,7 +34,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 if ! answers; then
-    echo "Nothing answers at $url: starting the API with make serve."
+    # The server's output goes to a file: the verdict must be the last thing on the terminal.
+    log=${API_LOG:-reports/api.log}
+    mkdir -p "$(dirname "$log")"
+    echo "Nothing answers at $url: starting the API with make serve (its output: $log)."
     # A new directory, not an empty file: granian refuses to start over a pid file it cannot read.
     piddir=$(mktemp -d)
     # Serve where URL points (http://HOST:PORT), or make would serve on its own defaults
@@ -52,11 +56,12 @@ if ! answers; then
     detach=
     if command -v setsid >/dev/null 2>&1; then detach=setsid; fi
     $detach ${MAKE:-make} --no-print-directory serve HOST="$host" ${port:+PORT="$port"} \
-        SERVE_ARGS="--pid-file $piddir/server.pid ${SERVE_ARGS:-}" &
+        SERVE_ARGS="--pid-file $piddir/server.pid ${SERVE_ARGS:-}" >"$log" 2>&1 &
     server=$!
     until answers; do
         if ! kill -0 "$server" 2>/dev/null; then
-            echo "make serve stopped before the API answered at $url; see its output above." >&2
+            tail -n 30 "$log" >&2
+            echo "make serve stopped before the API answered at $url; its output above is the end of $log." >&2
             exit 1
         fi
         sleep 1

@@ -181,17 +181,28 @@ def test_killed_workers_are_replaced_and_the_replacements_serve(server):
 
 def test_a_body_over_the_limit_is_answered_413_json(server_url, user):
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    request = urllib.request.Request(
-        f"{server_url}/blog/create", data=b"x" * (limit + 1),
-        headers={"Authorization": f"Token {Token.objects.create(user=user).key}", "Content-Type": "application/json"},
-    )
+    headers = {"Authorization": f"Token {Token.objects.create(user=user).key}", "Content-Type": "application/json"}
+    # The 413 goes out as soon as the head is in, and granian then closes the connection
+    # with the body unread: a client still sending may get a reset in place of the
+    # answer (a buffering proxy in front avoids that; README, Serving). Try until one
+    # attempt reads the answer.
+    for _ in range(20):
+        connection = http.client.HTTPConnection(*address(server_url), timeout=BOUND)
+        try:
+            connection.request("POST", "/blog/create", body=b"x" * (limit + 1), headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+            break
+        except (BrokenPipeError, ConnectionResetError):
+            continue
+        finally:
+            connection.close()
+    else:
+        pytest.fail("20 attempts in a row were reset before the answer could be read")
 
-    with pytest.raises(urllib.error.HTTPError) as error:
-        urllib.request.urlopen(request, timeout=BOUND)
-
-    assert error.value.code == 413
-    assert error.value.headers["Content-Type"] == "application/json"
-    assert json.load(error.value) == {"detail": f"Request body is {limit + 1} bytes; the limit is {limit} bytes."}
+    assert response.status == 413
+    assert response.headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {"detail": f"Request body is {limit + 1} bytes; the limit is {limit} bytes."}
 
 
 def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(server_url):
@@ -251,7 +262,8 @@ def test_ctrl_c_to_make_runs_wrapper_stops_the_server_it_started_gracefully(tmp_
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "with_api.log"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    api_log = tmp_path / "api.log"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "API_LOG": str(api_log)}
 
     def as_a_terminal_starts_it():
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # a job started in the background ignores it
@@ -281,7 +293,7 @@ def test_ctrl_c_to_make_runs_wrapper_stops_the_server_it_started_gracefully(tmp_
         os.killpg(process.pid, signal.SIGINT)
 
         assert process.wait(timeout=BOUND) == 130
-        output = log.read_text()
+        output = api_log.read_text()
         assert "Granian shutdown completed" in output
         assert "refused to gracefully stop" not in output, output
     finally:
