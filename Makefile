@@ -11,7 +11,7 @@ WEB_CONCURRENCY ?= 2
 # protections off because this server is on loopback without TLS.
 PROD_ENV = DJANGO_DEBUG=0 DJANGO_HTTPS=0 DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat .secret_key)}"
 
-.PHONY: bench capacity install loadtest run serve test test-newest
+.PHONY: bench capacity install loadtest run serve story test test-newest
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,14 @@ capacity: $(BIN)/.bench-installed
 		$(CAPACITY_ARGS); \
 	status=$$?; test -s reports/capacity.json && $(BIN)/python loadtests/capacity_chart.py \
 		reports/capacity.json reports/capacity.png; exit $$status
+
+# The tutorial's story as load (benchmarks/story/): its stages (every post with N+1
+# queries; with select_related; the textbook DRF fix) and this API, each served the same
+# way and searched for capacity by the same Locust scenario, then the tutorial's own runs.
+# Writes reports/story.md, story.json and story.png (options: python -m benchmarks.story.run -h).
+STORY_ARGS ?=
+story: $(BIN)/.bench-installed
+	$(BIN)/python -m benchmarks.story.run $(STORY_ARGS)
 
 test: install
 	$(BIN)/pytest

@@ -1,0 +1,211 @@
+"""`make story`: the tutorial's stages under load, each as Locust's capacity search finds it.
+
+    python -m benchmarks.story.run [--posts 5000] [--hold 8] [--tiny]
+
+Each stage (benchmarks/story/views.py; 4 is this API) is served in turn the same way
+(blogproject.serve: granian, 2 workers, production settings) on the same seeded SQLite
+file, and loaded by the same scenario (benchmarks/story/story_users.py: the list, and
+post details). Then the tutorial's own run on that stage: 5 users spawned at 2 a second on
+the full list (stages 1 and 2), 250 on the paginated list (3 and 4). Prints each stage as it
+finishes; writes reports/story.json, story.md and story.png. Ctrl-C stops every server.
+"""
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from blogproject import serve
+
+PROJECT = Path(__file__).resolve().parents[2]
+REPORTS = PROJECT / "reports"  # --reports changes it
+DATA = PROJECT / "benchmarks" / ".data"  # --data changes it
+SLO_MS = 2000  # one SLO for all stages: the first stage takes about a second a list
+STAGES = {
+    "1": "every post, no select_related",
+    "2": "every post, select_related",
+    "3": "textbook DRF: paginated",
+    "4": "this API",
+}
+# The tutorial's published ranges, for its scenario on each stage.
+TUTORIAL = {"1": "19–29 s", "2": "0.6–2.3 s", "3": "0.008–0.17 s", "4": "0.008–0.17 s"}
+LIST_URLS = {"1": "/story/1/posts", "2": "/story/2/posts", "3": "/story/3/posts", "4": "/blog/posts"}
+
+
+def environment(database):
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("BLOG_", "LOCUST_"))},
+        "DJANGO_SETTINGS_MODULE": "benchmarks.story.settings",
+        "DJANGO_DEBUG": "0", "DJANGO_HTTPS": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": f"sqlite:///{database}",
+    }
+
+
+def prepare(posts):
+    """The story's SQLite file with `posts` posts and as many comments, made once."""
+    database = DATA / f"story-{posts}.sqlite3"
+    if not database.exists():
+        database.parent.mkdir(parents=True, exist_ok=True)
+        env = environment(database)
+        for command in (["migrate", "--noinput", "-v0"],
+                        ["seed_blog", "--posts", str(posts), "--comments", str(posts), "--seed", "1", "-v0"]):
+            subprocess.run([sys.executable, "manage.py", *command], cwd=PROJECT, env=env, check=True)
+    return database
+
+
+def queries_per_list(database):
+    """How many SQL statements each stage's list costs, counted in a process of its own."""
+    script = (
+        "import json, django; django.setup()\n"
+        "from django.db import connection; from django.test import Client\n"
+        "from django.test.utils import CaptureQueriesContext\n"
+        f"urls = {LIST_URLS!r}; counts = {{}}\n"
+        "for stage, url in urls.items():\n"
+        "    with CaptureQueriesContext(connection) as captured:\n"
+        "        assert Client().get(url, HTTP_HOST='127.0.0.1').status_code == 200\n"
+        "    counts[stage] = len(captured)\n"
+        "print(json.dumps(counts))\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, env=environment(database),
+                            capture_output=True, text=True, check=True).stdout
+    return json.loads(output.splitlines()[-1])
+
+
+class Server:
+    """The story's URLs served as production serves the API, on a free port."""
+
+    def __init__(self, database, port):
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = open(REPORTS / "story-server.log", "a")
+        self.process = subprocess.Popen(serve.command("127.0.0.1", port, 2), cwd=PROJECT,
+                                        env=environment(database), stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.url}/health", timeout=5).close()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    sys.exit(f"The story's server did not start: see {self.log.name}")
+                time.sleep(0.3)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+        self.log.close()
+
+
+def locust(server, stage, label, *options):
+    """Run the story's scenario headless on `stage`; its exit code and final stats by name."""
+    json_file = REPORTS / f"story-stats-{label}"
+    command = [sys.executable, "-m", "locust", "-f", "benchmarks/story/story_users.py", "--headless",
+               "--only-summary", "--host", server.url, "--story-stage", stage, "--json-file", str(json_file),
+               "--blog-max-p95-ms", str(SLO_MS), *options]
+    with open(REPORTS / f"story-{label}.log", "w") as log:
+        code = subprocess.run(command, cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)},
+                              stdout=log, stderr=subprocess.STDOUT).returncode
+    entries = json.loads(Path(f"{json_file}.json").read_text()) if Path(f"{json_file}.json").exists() else []
+    return code, {entry["name"]: entry for entry in entries}
+
+
+def percentile(entry, share):
+    """The response time below which `share` of the entry's requests finished, from Locust's histogram."""
+    times = sorted((int(ms), count) for ms, count in entry["response_times"].items())
+    wanted, seen = share * sum(count for _, count in times), 0
+    for ms, count in times:
+        seen += count
+        if seen >= wanted:
+            return ms
+    return 0
+
+
+def run_stage(database, stage, args, port):
+    server = Server(database, port)
+    try:
+        report = REPORTS / f"story-capacity-{stage}.json"
+        max_users = args.stage1_max_users if stage == "1" else args.max_users
+        locust(server, stage, f"capacity-{stage}", "--blog-capacity", "--blog-capacity-start-users", "1",
+               "--blog-capacity-growth", "2", "--blog-capacity-hold", str(args.hold), "--blog-capacity-settle", "2",
+               "--blog-capacity-max-users", str(max_users), "--blog-capacity-report", str(report),
+               "--run-time", str(args.stage_seconds))
+        capacity = json.loads(report.read_text()) if report.exists() else {"capacity": None, "verdict": []}
+        users = args.tutorial_users[0 if stage in ("1", "2") else 1]
+        _, stats = locust(server, stage, f"tutorial-{stage}", "--story-only-list", "--users", str(users),
+                          "--spawn-rate", str(args.tutorial_spawn_rate), "--run-time", f"{args.tutorial_seconds}s",
+                          "--blog-min-requests", "1")
+        listed = stats.get("posts")
+        tutorial = {"users": users, "requests": listed["num_requests"] if listed else 0,
+                    "p50_ms": percentile(listed, 0.5) if listed else None,
+                    "p95_ms": percentile(listed, 0.95) if listed else None}
+    finally:
+        server.stop()
+    return {"stage": stage, "name": STAGES[stage], "capacity": capacity["capacity"],
+            "verdict": capacity["verdict"], "capped_at_users": max_users, "tutorial": tutorial,
+            "tutorial_published": TUTORIAL[stage]}
+
+
+def main():
+    global REPORTS, DATA
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=5000, help="posts (and comments) seeded, as the tutorial had")
+    parser.add_argument("--hold", type=float, default=8, help="seconds measured per capacity step")
+    parser.add_argument("--max-users", type=int, default=4096, help="users the search stops at")
+    parser.add_argument("--stage1-max-users", type=int, default=8,
+                        help="stage 1's cap: each of its lists costs a second of CPU")
+    parser.add_argument("--stage-seconds", type=int, default=240, help="the longest a stage's search may take")
+    parser.add_argument("--tutorial-seconds", type=int, default=135,
+                        help="the tutorial's runs: long enough to spawn 250 users at 2 a second")
+    parser.add_argument("--tutorial-users", type=int, nargs=2, default=[5, 250], metavar=("FULL", "PAGED"))
+    parser.add_argument("--tutorial-spawn-rate", type=float, default=2)
+    parser.add_argument("--tiny", action="store_true", help="a quick run at a tiny scale, for the tests")
+    parser.add_argument("--reports", type=Path, default=REPORTS, help="where the reports go")
+    parser.add_argument("--data", type=Path, default=DATA, help="where the seeded SQLite file is kept")
+    args = parser.parse_args()
+    REPORTS, DATA = args.reports, args.data
+    if args.tiny:
+        args.posts, args.hold, args.max_users, args.stage1_max_users = 60, 2, 2, 2
+        args.stage_seconds, args.tutorial_seconds, args.tutorial_users, args.tutorial_spawn_rate = 60, 3, [2, 2], 2
+    REPORTS.mkdir(exist_ok=True)
+    database = prepare(args.posts)
+    queries = queries_per_list(database)
+    print(f"The tutorial's stages on {args.posts:,} posts, one SLO for all: p95 <= {SLO_MS} ms", flush=True)
+    results = []
+    port = 8600 + os.getpid() % 300
+    for stage in STAGES:
+        result = run_stage(database, stage, args, port)
+        result["queries_per_list"] = queries[stage]
+        results.append(result)
+        print(f"Stage {stage}, {result['name']} (queries a list: {queries[stage]}): "
+              f"{(result['verdict'] or ['no verdict'])[0]}; the tutorial's run: {describe(result['tutorial'])} "
+              f"(its laptop: {result['tutorial_published']})", flush=True)
+    write_reports(results, args)
+
+
+def describe(tutorial):
+    if not tutorial["requests"]:
+        return f"{tutorial['users']} users, no list answered"
+    return (f"{tutorial['users']} users, {tutorial['requests']} lists, p50 {tutorial['p50_ms']:,} ms, "
+            f"p95 {tutorial['p95_ms']:,} ms")
+
+
+def write_reports(results, args):
+    from benchmarks.story import report
+
+    (REPORTS / "story.json").write_text(json.dumps({"posts": args.posts, "slo_ms": SLO_MS, "stages": results},
+                                                   indent=2))
+    (REPORTS / "story.md").write_text(report.markdown(results, args.posts, SLO_MS))
+    report.chart(results, REPORTS / "story.png")
+    print(f"Wrote {REPORTS / 'story.json'}, story.md and story.png", flush=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)  # each server is stopped by run_stage's finally
