@@ -135,9 +135,10 @@ def run_stage(database, stage, args, port):
                "--blog-capacity-max-users", str(max_users), "--blog-capacity-report", str(report),
                "--run-time", str(args.stage_seconds))
         capacity = json.loads(report.read_text()) if report.exists() else {"capacity": None, "verdict": []}
-        users = args.tutorial_users[0 if stage in ("1", "2") else 1]
+        scenario = 0 if stage in ("1", "2") else 1  # the full list; the paginated one
+        users, seconds = args.tutorial_users[scenario], args.tutorial_seconds[scenario]
         _, stats = locust(server, stage, f"tutorial-{stage}", "--story-only-list", "--users", str(users),
-                          "--spawn-rate", str(args.tutorial_spawn_rate), "--run-time", f"{args.tutorial_seconds}s",
+                          "--spawn-rate", str(args.tutorial_spawn_rate), "--run-time", f"{seconds}s",
                           "--blog-min-requests", "1")
         listed = stats.get("posts")
         tutorial = {"users": users, "requests": listed["num_requests"] if listed else 0,
@@ -159,8 +160,9 @@ def main():
     parser.add_argument("--stage1-max-users", type=int, default=8,
                         help="stage 1's cap: each of its lists costs a second of CPU")
     parser.add_argument("--stage-seconds", type=int, default=240, help="the longest a stage's search may take")
-    parser.add_argument("--tutorial-seconds", type=int, default=135,
-                        help="the tutorial's runs: long enough to spawn 250 users at 2 a second")
+    parser.add_argument("--tutorial-seconds", type=int, nargs=2, default=[30, 135], metavar=("FULL", "PAGED"),
+                        help="the tutorial's runs, on the full list and on the paginated one (long enough to "
+                             "spawn 250 users at 2 a second)")
     parser.add_argument("--tutorial-users", type=int, nargs=2, default=[5, 250], metavar=("FULL", "PAGED"))
     parser.add_argument("--tutorial-spawn-rate", type=float, default=2)
     parser.add_argument("--tiny", action="store_true", help="a quick run at a tiny scale, for the tests")
@@ -170,7 +172,7 @@ def main():
     REPORTS, DATA = args.reports, args.data
     if args.tiny:
         args.posts, args.hold, args.max_users, args.stage1_max_users = 60, 2, 2, 2
-        args.stage_seconds, args.tutorial_seconds, args.tutorial_users, args.tutorial_spawn_rate = 60, 3, [2, 2], 2
+        args.stage_seconds, args.tutorial_seconds, args.tutorial_users, args.tutorial_spawn_rate = 60, [3, 3], [2, 2], 2
     REPORTS.mkdir(exist_ok=True)
     database = prepare(args.posts)
     queries = queries_per_list(database)
