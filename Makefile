@@ -11,7 +11,7 @@ WEB_CONCURRENCY ?= 2
 # protections off because this server is on loopback without TLS.
 PROD_ENV = DJANGO_DEBUG=0 DJANGO_HTTPS=0 DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat .secret_key)}"
 
-.PHONY: bench capacity install loadtest run serve story test test-newest
+.PHONY: bench capacity faults install loadtest run serve story test test-newest
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -126,3 +126,12 @@ $(BIN)/.peers-installed: $(BIN)/.installed benchmarks/peers/requirements.txt
 bench-peers: $(BIN)/.peers-installed
 	@command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
 	$(BIN)/python -m benchmarks.peers.run --posts $(PEERS_POSTS) $(PEERS_ARGS)
+
+# Faults injected one at a time while Locust's usual mix runs (loadtests/faults.py): a
+# worker killed, both stalled 2 s, the database restarted or its disk full, slow clients.
+# Starts its own API and database (never the one at API_URL); prints what users saw per
+# fault and the recovery time. Exits 1 on a lost write, a 500 or a slow recovery.
+#   make faults FAULTS_ARGS="--database postgres --short"
+FAULTS_ARGS ?=
+faults: install
+	$(BIN)/python -m loadtests.faults $(FAULTS_ARGS)

@@ -1,0 +1,521 @@
+"""Faults injected into a live API while Locust's usual mix runs against it: what users saw, how fast it came back.
+
+    python -m loadtests.faults [--database sqlite|postgres] [--short]     # or: make faults
+
+It starts everything it uses and stops it all at the end, Ctrl-C included: granian (2
+workers, production settings, a random secret key) on 127.0.0.1, on a database of its
+own (a fresh SQLite file on a small tmpfs it mounts, or with --database postgres a
+private PostgreSQL it makes with initdb and starts with pg_ctl; never a shared one),
+migrated and seeded; a probe thread asking GET /blog/posts?limit=1 every 100 ms; and
+loadtests/locustfile.py headless. Then, one at a time at fixed times:
+
+  1. "worker killed"     one granian worker gets SIGKILL (granian respawns it)
+  2. "workers stalled"   both workers SIGSTOP for 2 s, then SIGCONT
+  3. "database restarted" (postgres) pg_ctl restart -m fast of the private server, or
+     "disk full"         (sqlite) a filler file takes all the tmpfs's room for a few s
+  4. "slow clients"      100 connections each trickle one header line a second
+
+For each it prints what the users saw in the fault's window (from its start until 5 s
+after it ends, or the next fault) by status code, and the time from the fault's start to
+the probe's first good answer to a request sent after that start. Last comes Locust's
+integrity line. Exit code 1 on a lost acknowledged write, any 500 seen by users or the
+probe, or a recovery slower than --recovery-bound (10 s: the stall alone takes 2 s, a
+PostgreSQL restart about 1 s); 2 when it cannot set up (e.g. no permission to mount).
+
+Status codes come from this file itself, passed to Locust as a second locustfile
+(`-f loadtests/locustfile.py,loadtests/faults.py`): loaded that way it only adds a
+request listener that writes one line per request (time, status) to the file named by
+BLOG_FAULTS_REQUEST_LOG. Locust's CSV files were the alternative, but they count
+failures by message, cumulatively and without times, so they cannot say which codes
+fell in a window; the listener can, and 0 stands for no answer (a refused or dropped
+connection, a timeout).
+
+Needs root (mount, and initdb as the postgres user) like the tests that do the same.
+"""
+import argparse
+import errno
+import http.client
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+REQUEST_LOG_VARIABLE = "BLOG_FAULTS_REQUEST_LOG"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PASSWORD = secrets.token_urlsafe(16)
+PROBE_PATH = "/blog/posts?limit=1"
+PROBE_INTERVAL = 0.1
+PROBE_TIMEOUT = 1.0
+AFTER_FAULT = 5.0  # seconds of each window past the fault's end: the recovery is part of what users see
+USERS = 10
+SLOW_CLIENTS = 100
+
+
+def install_request_log(path):
+    """Loaded by Locust: write "time status" for every request the users make."""
+    from locust import events
+
+    log = open(path, "a", buffering=1)
+
+    @events.request.add_listener
+    def log_request(request_type, name, response=None, exception=None, **kwargs):
+        status = getattr(response, "status_code", 0) or 0
+        log.write(f"{time.time():.3f} {status} {request_type} {name}\n")
+
+
+if __name__ != "__main__" and os.environ.get(REQUEST_LOG_VARIABLE):
+    install_request_log(os.environ[REQUEST_LOG_VARIABLE])
+
+
+class SetupError(Exception):
+    """The harness cannot start what it needs; the message says how to fix it."""
+
+
+@dataclass
+class Fault:
+    name: str
+    start: float = 0.0  # wall-clock times, comparable with the request log's
+    end: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class Plan:
+    warm_up: float  # seconds after the users' first request before the first fault
+    gap: float  # seconds from one fault's start to the next
+    stall: float
+    disk_full: float
+    slow_clients: float
+    tail: float  # seconds after the last fault's start before Locust is stopped
+
+
+PLANS = {
+    "default": Plan(warm_up=10, gap=22, stall=2, disk_full=5, slow_clients=5, tail=15),
+    "short": Plan(warm_up=5, gap=12, stall=2, disk_full=3, slow_clients=3, tail=10),
+}
+
+
+def run(argv, **kwargs):
+    result = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise SetupError(f"{' '.join(map(str, argv))} failed:\n{result.stdout}{result.stderr}")
+    return result
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(port, path, timeout):
+    """The status of GET path, 0 when no answer came."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return 0
+    finally:
+        connection.close()
+
+
+class SqliteOnTmpfs:
+    """A fresh SQLite file on a tmpfs of its own, so that filling the tmpfs fills SQLite's disk."""
+
+    name = "sqlite"
+    fault_name = "disk full"
+
+    def __init__(self, directory, seconds):
+        self.directory = Path(directory) / "db"
+        self.seconds = seconds
+        self.mounted = False
+        self.url = f"sqlite:///{self.directory / 'blog.sqlite3'}"
+
+    def start(self):
+        self.directory.mkdir()
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(self.directory)],
+                                 capture_output=True, text=True)
+        if mounted.returncode != 0:
+            raise SetupError(f"cannot mount a small tmpfs for the SQLite file (needs root or CAP_SYS_ADMIN): "
+                             f"{mounted.stderr.strip()}")
+        self.mounted = True
+
+    def inject(self, fault, stopping):
+        filler = self.directory / "filler"
+        with open(filler, "wb", buffering=0) as file:
+            for chunk in (1024 * 1024, 64 * 1024, 4096, 512, 1):
+                try:
+                    while True:
+                        file.write(b"\0" * chunk)
+                except OSError as error:
+                    if error.errno != errno.ENOSPC:
+                        raise
+        fault.detail = f"tmpfs full for {self.seconds:g} s"
+        try:
+            stopping.wait(self.seconds)
+        finally:
+            filler.unlink()
+
+    def stop(self):
+        if self.mounted:
+            subprocess.run(["umount", str(self.directory)], capture_output=True)
+            self.mounted = False
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the harness's own, made by initdb and run by pg_ctl on a free port."""
+
+    name = "postgres"
+    fault_name = "database restarted"
+
+    def __init__(self, directory, seconds):
+        self.directory = Path(directory) / "postgres"
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        self.bindir = postgres_bindir()
+        self.run_as = []
+        self.started = False
+
+    def pg(self, program, *args):
+        return run([*self.run_as, os.path.join(self.bindir, program), *args], cwd=self.directory)
+
+    def start(self):
+        if self.bindir is None:
+            raise SetupError("PostgreSQL's server programs (initdb, pg_ctl) are not installed: "
+                             "apt-get install postgresql, or use --database sqlite")
+        self.directory.mkdir()
+        if os.geteuid() == 0:
+            # initdb and postgres refuse to run as root.
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                raise SetupError("running as root and there is no `postgres` user to run initdb as") from None
+            self.run_as = ["runuser", "-u", "postgres", "--"]
+            os.chmod(self.directory.parent, 0o755)
+            os.chown(self.directory, owner.pw_uid, owner.pw_gid)
+        self.pg("initdb", "-D", "data", "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+        self.options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self.pg("pg_ctl", "-D", "data", "-l", "server.log", "-o", self.options, "-w", "start")
+        self.started = True
+
+    def inject(self, fault, stopping):
+        # -m fast: the server ends its sessions and tells their clients, as an operator's restart does.
+        began = time.monotonic()
+        self.pg("pg_ctl", "-D", "data", "-l", "server.log", "-o", self.options, "-m", "fast", "-w", "restart")
+        fault.detail = f"pg_ctl restart took {time.monotonic() - began:.1f} s"
+
+    def stop(self):
+        if self.started:
+            subprocess.run([*self.run_as, os.path.join(self.bindir, "pg_ctl"), "-D", "data", "-m", "fast",
+                            "-w", "stop"], cwd=self.directory, capture_output=True)
+            self.started = False
+
+
+def postgres_bindir():
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip()
+        if os.path.exists(os.path.join(bindir, "initdb")):
+            return bindir
+    # Debian's packages keep initdb and pg_ctl out of PATH.
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return str(found[-1].parent) if found else None
+
+
+class Probe(threading.Thread):
+    """GET PROBE_PATH every 100 ms; keeps (sent, answered, status) of each."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.answers = []
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            sent = time.time()
+            status = get(self.port, PROBE_PATH, PROBE_TIMEOUT)
+            self.answers.append((sent, time.time(), status))
+            self.stopping.wait(max(0.0, PROBE_INTERVAL - (time.time() - sent)))
+
+    def first_good_after(self, moment):
+        return next((answered for sent, answered, status in list(self.answers)
+                     if sent >= moment and 200 <= status < 300), None)
+
+
+class Harness:
+    """Everything one run starts, so that all of it can be stopped, whatever happens."""
+
+    def __init__(self, options):
+        self.options = options
+        self.plan = PLANS["short" if options.short else "default"]
+        self.directory = Path(tempfile.mkdtemp(prefix="blog-faults-"))
+        database_class = PrivatePostgres if options.database == "postgres" else SqliteOnTmpfs
+        self.database = database_class(self.directory, self.plan.disk_full)
+        self.port = free_port()
+        self.server = None
+        self.locust = None
+        self.probe = None
+        self.stopping = threading.Event()
+        self.request_log = self.directory / "requests.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("BLOG_", "LOCUST_", "DJANGO_", "GRANIAN_"))},
+            "DJANGO_DEBUG": "0",
+            "DJANGO_HTTPS": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        }
+
+    def say(self, text):
+        print(text, flush=True)
+
+    # Start and stop
+
+    def set_up(self):
+        self.database.start()
+        self.env["DATABASE_URL"] = self.database.url
+        self.say(f"Database: {self.database.name} ({self.database.url}); migrating and seeding")
+        for args in (["migrate", "--noinput", "-v0"],
+                     ["seed_blog", "--posts", "2000", "--comments", "2000", "--password", PASSWORD, "-v0"]):
+            run([sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=self.env)
+        self.start_server()
+
+    def start_server(self):
+        sys.path.insert(0, str(PROJECT_DIR))
+        from blogproject import serve  # only the server's command line; no Django
+
+        self.server_log = open(self.directory / "granian.log", "w")
+        self.server = subprocess.Popen(
+            serve.command("127.0.0.1", self.port, 2), cwd=PROJECT_DIR, env=self.env,
+            stdout=self.server_log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        # Both workers, not just the first: a signal to a worker still starting is lost.
+        while len(self.workers()) < 2 or get(self.port, "/health", 5) != 200:
+            if self.server.poll() is not None or time.monotonic() > deadline:
+                raise SetupError(f"granian did not start:\n{(self.directory / 'granian.log').read_text()}")
+            time.sleep(0.1)
+        self.say(f"API: granian with 2 workers at http://127.0.0.1:{self.port}")
+
+    def workers(self):
+        """granian's workers that listen on the port (each opens its own socket once ready)."""
+        import psutil
+
+        pids = []
+        for child in psutil.Process(self.server.pid).children():
+            try:
+                if any(c.status == psutil.CONN_LISTEN and c.laddr.port == self.port
+                       for c in child.net_connections("tcp")):
+                    pids.append(child.pid)
+            except psutil.NoSuchProcess:
+                continue
+        return pids
+
+    def start_locust(self):
+        env = {**self.env, "BLOG_SEED_PASSWORD": PASSWORD, REQUEST_LOG_VARIABLE: str(self.request_log)}
+        command = [
+            sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py,loadtests/faults.py",
+            "--headless", "--only-summary", "--host", f"http://127.0.0.1:{self.port}",
+            "--users", str(USERS), "--spawn-rate", str(USERS),
+            "--blog-min-wait", "0.1", "--blog-max-wait", "0.5",
+            # Failures and slow answers during faults are what this run is for: it judges them
+            # itself. Locust's verdict still fails the run on a lost write.
+            "--blog-max-fail-ratio", "1", "--blog-max-p95-ms", "600000",
+            "--csv", str(self.directory / "locust"), "--json-file", str(self.directory / "locust"),
+        ]
+        self.locust_log = open(self.directory / "locust.log", "w")
+        # A session of its own: Ctrl-C reaches the harness alone, which then stops Locust
+        # with SIGTERM so that it still judges the run.
+        self.locust = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=self.locust_log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 90
+        while not self.users_have_started():
+            if self.locust.poll() is not None or time.monotonic() > deadline:
+                raise SetupError(f"Locust did not start its users:\n{(self.directory / 'locust.log').read_text()}")
+            time.sleep(0.2)
+
+    def users_have_started(self):
+        if not self.request_log.exists():
+            return False
+        return any(" /login/" not in line for line in self.request_log.read_text().splitlines())
+
+    def stop_locust(self):
+        """SIGTERM, as after --run-time: Locust stops the users, judges the run and exits. Its output."""
+        if self.locust is None:
+            return ""
+        if self.locust.poll() is None:
+            self.locust.send_signal(signal.SIGTERM)
+            try:
+                self.locust.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.locust.pid, signal.SIGKILL)
+                self.locust.wait()
+        self.locust_log.close()
+        return (self.directory / "locust.log").read_text()
+
+    def tear_down(self):
+        self.stopping.set()
+        if self.probe:
+            self.probe.stopping.set()
+        if self.locust and self.locust.poll() is None:
+            os.killpg(self.locust.pid, signal.SIGKILL)
+            self.locust.wait()
+        if self.server and self.server.poll() is None:
+            for pid in self.workers():
+                os.kill(pid, signal.SIGCONT)  # a stalled worker cannot stop
+            self.server.terminate()
+            try:
+                self.server.wait(timeout=40)  # past granian's --workers-kill-timeout 30
+            except subprocess.TimeoutExpired:
+                os.killpg(self.server.pid, signal.SIGKILL)
+                self.server.wait()
+        self.database.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    # The faults
+
+    def kill_worker(self, fault, stopping):
+        pid = self.workers()[0]
+        os.kill(pid, signal.SIGKILL)
+        fault.detail = f"pid {pid}"
+
+    def stall_workers(self, fault, stopping):
+        pids = self.workers()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            stopping.wait(self.plan.stall)
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        fault.detail = f"{len(pids)} workers for {self.plan.stall:g} s"
+
+    def slow_clients(self, fault, stopping):
+        sockets = []
+        try:
+            for _ in range(SLOW_CLIENTS):
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+                sock.sendall(b"GET /blog/posts HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+                sockets.append(sock)
+            for second in range(int(self.plan.slow_clients)):
+                if stopping.wait(1):
+                    break
+                for sock in sockets:
+                    try:
+                        sock.sendall(f"X-Trickle-{second}: 1\r\n".encode())
+                    except OSError:
+                        pass  # the server may close a slow client: that is its right
+        finally:
+            for sock in sockets:
+                sock.close()
+        fault.detail = f"{len(sockets)} connections, one header line a second for {self.plan.slow_clients:g} s"
+
+    # The run
+
+    def run(self):
+        self.set_up()
+        self.probe = Probe(self.port)
+        self.probe.start()
+        self.say(f"Locust: {USERS} users of loadtests/locustfile.py; faults every {self.plan.gap:g} s")
+        self.start_locust()
+        origin = time.time()
+        steps = [("worker killed", self.kill_worker), ("workers stalled", self.stall_workers),
+                 (self.database.fault_name, self.database.inject), ("slow clients", self.slow_clients)]
+        faults = []
+        for number, (name, inject) in enumerate(steps):
+            self.wait_until(origin + self.plan.warm_up + number * self.plan.gap)
+            fault = Fault(name, start=time.time())
+            inject(fault, self.stopping)
+            fault.end = time.time()
+            faults.append(fault)
+            self.say(f"  injected \"{name}\" at {fault.start - origin:.1f} s ({fault.detail})")
+        self.wait_until(faults[-1].start + self.plan.tail)
+        self.probe.stopping.set()
+        self.probe.join()
+        output = self.stop_locust()
+        return self.judge(origin, faults, output)
+
+    def wait_until(self, moment):
+        if self.stopping.wait(max(0.0, moment - time.time())):
+            raise KeyboardInterrupt
+
+    def judge(self, origin, faults, locust_output):
+        requests = []
+        for line in self.request_log.read_text().splitlines():
+            moment, status = line.split(" ", 2)[:2]
+            requests.append((float(moment), int(status)))
+        problems = []
+        bound = self.options.recovery_bound
+        for number, fault in enumerate(faults):
+            window_end = fault.end + AFTER_FAULT
+            if number + 1 < len(faults):
+                window_end = min(window_end, faults[number + 1].start)
+            seen = Counter(status for moment, status in requests if fault.start <= moment < window_end)
+            probed = Counter(status for sent, answered, status in self.probe.answers
+                             if fault.start <= answered < window_end)
+            codes = ", ".join(f"{code or 'no answer'} x{count}" for code, count in sorted(seen.items())) or "nothing"
+            good = self.probe.first_good_after(fault.start)
+            recovery = "no good answer after it" if good is None else f"first good answer {good - fault.start:.2f} s after"
+            errors = seen[500] + probed[500]
+            self.say(f"fault \"{fault.name}\" at {fault.start - origin:.1f} s: users saw {codes}; {recovery}; "
+                     + (f"{errors} x 500" if errors else "no 500"))
+            if errors:
+                problems.append(f"\"{fault.name}\": {seen[500]} users' and {probed[500]} probe requests answered 500")
+            if good is None or good - fault.start > bound:
+                problems.append(f"\"{fault.name}\": no good answer within --recovery-bound {bound:g} s")
+        integrity = [line for line in locust_output.splitlines() if "Integrity" in line]
+        self.say(integrity[-1][integrity[-1].index("Integrity"):] if integrity else "Integrity: no line from Locust")
+        if not integrity or "LOST" in integrity[-1]:
+            problems.append("Locust's integrity line shows lost acknowledged writes, or is missing")
+        if self.locust.returncode != 0:
+            verdict = [line for line in locust_output.splitlines() if "Load test failed" in line or "Verdict" in line]
+            problems.append(f"Locust exited {self.locust.returncode}: " + (" / ".join(verdict) or "see its output")
+                            + "\n" + locust_output[-3000:])
+        for problem in problems:
+            self.say(f"FAILED: {problem}")
+        self.say("Faults: PASSED" if not problems else "Faults: FAILED")
+        return 1 if problems else 0
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m loadtests.faults", description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
+                        help="SQLite on a tmpfs of its own (default), or a private PostgreSQL (initdb, pg_ctl)")
+    parser.add_argument("--short", action="store_true",
+                        help="fewer seconds between and after faults, for CI (about a minute)")
+    parser.add_argument("--recovery-bound", type=float, default=10.0,
+                        help="seconds from a fault's start to the probe's first good answer, at most (default 10)")
+    options = parser.parse_args(argv)
+    harness = Harness(options)
+    # SIGTERM ends the run as Ctrl-C does: through tear_down.
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        return harness.run()
+    except SetupError as error:
+        print(f"Cannot run the faults: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted: stopping everything", file=sys.stderr)
+        return 130
+    finally:
+        harness.tear_down()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
