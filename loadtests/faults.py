@@ -163,6 +163,7 @@ class SqliteOnTmpfs:
                 except OSError as error:
                     if error.errno != errno.ENOSPC:
                         raise
+        fault.start = time.time()  # once full
         fault.detail = f"tmpfs full for {self.seconds:g} s"
         try:
             stopping.wait(self.seconds)
@@ -389,12 +390,14 @@ class Harness:
     def kill_worker(self, fault, stopping):
         pid = self.workers()[0]
         os.kill(pid, signal.SIGKILL)
+        fault.start = time.time()  # from when it took effect: finding the workers takes a while
         fault.detail = f"pid {pid}"
 
     def stall_workers(self, fault, stopping):
         pids = self.workers()
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
+        fault.start = time.time()  # a probe sent while the workers were being found was answered
         try:
             stopping.wait(self.plan.stall)
         finally:
