@@ -123,46 +123,52 @@ def add_blog_options(parser):
              "each request's planned start (as wrk2 does). 0: off, the users wait for each answer. "
              "Default: %(default)s",
     )
-    capacity = parser.add_argument_group(
-        "Capacity search", "With --blog-capacity the users grow in steps until the API breaks the SLO "
-        "(--blog-max-p95-ms, --blog-max-fail-ratio) or its throughput stops growing; --users and "
-        "--spawn-rate are then ignored, and --run-time only caps the search.")
-    capacity.add_argument(
+    # The capacity search (--blog-capacity): users grow in steps until the API breaks the SLO
+    # (--blog-max-p95-ms, --blog-max-fail-ratio) or its throughput stops growing; --users and
+    # --spawn-rate are then ignored, and --run-time only caps the search. On the parser itself,
+    # not in an argument group: Locust puts in its web UI only what parser.add_argument adds.
+    parser.add_argument(
         "--blog-capacity", env_var="BLOG_CAPACITY", action="store_true", default=False,
         help="Search for the API's capacity instead of running a fixed number of users.",
     )
-    capacity.add_argument(
+    parser.add_argument(
         "--blog-capacity-start-users", env_var="BLOG_CAPACITY_START_USERS", type=int, default=2,
         help="Users in the first step. Default: %(default)s",
     )
-    capacity.add_argument(
+    parser.add_argument(
         "--blog-capacity-growth", env_var="BLOG_CAPACITY_GROWTH", type=float, default=1.5,
         help="Each step has this many times the users of the step before (at least one more). "
              "Default: %(default)s",
     )
-    capacity.add_argument(
+    parser.add_argument(
         "--blog-capacity-hold", env_var="BLOG_CAPACITY_HOLD", type=float, default=10,
         help="Seconds each step is measured for, after its users have started and settled; a step "
              "that is not steady is held up to twice longer. Default: %(default)s",
     )
-    capacity.add_argument(
+    parser.add_argument(
         "--blog-capacity-settle", env_var="BLOG_CAPACITY_SETTLE", type=float, default=3,
         help="Seconds between a step's last user starting and its measurement. Default: %(default)s",
     )
-    capacity.add_argument(
+    parser.add_argument(
         "--blog-capacity-min-gain", env_var="BLOG_CAPACITY_MIN_GAIN", type=float, default=0.1,
         help="The knee: the first step whose throughput is less than this share above the step "
              "before's (measured twice before it ends the search). Default: %(default)s",
     )
-    capacity.add_argument(
+    parser.add_argument(
         "--blog-capacity-max-users", env_var="BLOG_CAPACITY_MAX_USERS", type=int, default=10000,
         help="The search ends at this many users whatever it has found. Default: %(default)s",
     )
-    capacity.add_argument(
+    parser.add_argument(
         "--blog-capacity-report", env_var="BLOG_CAPACITY_REPORT", default="reports/capacity.json",
         help="Where the search writes its steps and verdict as JSON (relative to the working "
              "directory; empty for none). Default: %(default)s",
     )
+    # Locust's web UI shows each help text as written, where only argparse's --help expands
+    # %(default)s: write each default into its text once, here, for both. (Relies on Locust's
+    # parser keeping the web UI's arguments in args_included_in_web_ui, by dest.)
+    for dest, action in parser.args_included_in_web_ui.items():
+        if dest.startswith("blog_") and action.help:
+            action.help = action.help.replace("%(default)s", str(action.default))
 
 
 def option_problem(options):
