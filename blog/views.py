@@ -1,4 +1,5 @@
 from django.db import connection
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -134,3 +135,42 @@ class HealthView(APIView):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         return Response({"status": "ok"})
+
+
+@extend_schema(exclude=True)
+class LoginWithoutSlashView(LoginView):
+    """LoginView at /login too: APPEND_SLASH's redirect to /login/ would lose a POST's body."""
+
+
+class LandingView(APIView):
+    """Where to start, at /: the docs, the schema, the endpoints and the demo login."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        def url(name):
+            return request.build_absolute_uri(reverse(name))
+
+        return Response({
+            "name": "Blog API",
+            "docs": url("docs"),
+            "schema": url("schema"),
+            "endpoints": {
+                "POST /login/": "a token for a username and password",
+                "GET /blog/posts": "posts, newest first (no token needed)",
+                "GET /blog/post/{id}": "one post (no token needed)",
+                "POST /blog/create": "write a post (header Authorization: Token <key>)",
+                "GET /blog/comments": "comments, newest first (no token needed)",
+                "GET /blog/comment/{id}": "one comment (no token needed)",
+                "GET /blog/post/{id}/comments": "a post's comments (no token needed)",
+                "POST /blog/post/{id}/comment/create": "comment on a post (header Authorization: Token <key>)",
+                "GET /health": "200 when the API and its database answer",
+            },
+            "demo_login": {
+                "username": "seed_user_1",
+                "password": "seed-password-local-only, unless BLOG_SEED_PASSWORD was set when seeding",
+                "how": "python manage.py seed_blog creates the accounts; POST them to /login/ for a token.",
+            },
+        })

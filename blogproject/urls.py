@@ -1,13 +1,15 @@
 from django.contrib import admin
-from django.http import JsonResponse
-from django.urls import include, path
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.urls import include, is_valid_path, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from blog.views import HealthView, LoginView
+from blog.views import HealthView, LandingView, LoginView, LoginWithoutSlashView
 
 urlpatterns = [
+    path("", LandingView.as_view(), name="landing"),
     path("admin/", admin.site.urls),
     path("login/", LoginView.as_view(), name="login"),
+    path("login", LoginWithoutSlashView.as_view(), name="login-without-slash"),
     path("blog/", include("blog.urls")),
     path("health", HealthView.as_view(), name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -21,6 +23,15 @@ def bad_request(request, exception):
 
 
 def not_found(request, exception):
+    # APPEND_SLASH the other way round: the blog's URLs end without a slash. A GET or HEAD
+    # is redirected there, as CommonMiddleware redirects to a slash; any other method is
+    # told the URL, since a redirect would lose its body.
+    if request.path_info.endswith("/") and is_valid_path(request.path_info[:-1], getattr(request, "urlconf", None)):
+        without_slash = request.path[:-1]
+        if request.method in ("GET", "HEAD"):
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(f"{without_slash}?{query}" if query else without_slash)
+        return JsonResponse({"detail": f"Not found. Did you mean {without_slash} (no slash at the end)?"}, status=404)
     return JsonResponse({"detail": "Not found."}, status=404)
 
 

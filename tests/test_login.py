@@ -89,6 +89,14 @@ def test_login_accepts_a_form_encoded_body(api_client, token):
     assert response.json() == {"token": token.key}
 
 
+def test_login_without_the_trailing_slash_returns_the_token_too(api_client, token):
+    # The public URL: a redirect to /login/ would lose the POST's body.
+    response = api_client.post("/login", {"username": "alice", "password": PASSWORD}, format="json")
+
+    assert response.status_code == 200
+    assert response.json() == {"token": token.key}
+
+
 @pytest.mark.parametrize("username, password", [("alice", "wrong"), ("nobody", PASSWORD)])
 def test_login_with_wrong_credentials_is_400(api_client, user, username, password):
     response = login(api_client, username, password)

@@ -25,6 +25,44 @@ def test_tutorial_urls_are_the_public_url_contract():
     assert reverse("docs") == "/api/docs/"
 
 
+def test_a_read_url_with_a_trailing_slash_redirects_to_the_url_without(api_client, db):
+    response = api_client.get("/blog/posts/?limit=5")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/blog/posts?limit=5"
+
+
+def test_a_write_url_with_a_trailing_slash_is_404_naming_the_url_without(auth_client):
+    response = auth_client.post("/blog/create/", {"title": "t", "body": "b"}, format="json")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found. Did you mean /blog/create (no slash at the end)?"}
+
+
+def test_an_unknown_url_with_a_trailing_slash_is_a_plain_404(api_client, db):
+    response = api_client.get("/blog/nothing/")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_the_landing_page_names_the_docs_the_schema_the_endpoints_and_the_demo_login(api_client):
+    response = api_client.get("/")
+
+    assert response.status_code == 200
+    landing = response.json()
+    assert landing["docs"] == "http://testserver/api/docs/"
+    assert landing["schema"] == "http://testserver/api/schema/"
+    assert landing["demo_login"]["username"] == "seed_user_1"
+    assert landing["demo_login"]["password"].startswith("seed-password-local-only")
+    documented = {
+        f"{method.upper()} {path}"
+        for path, operations in api_client.get("/api/schema/", {"format": "json"}).json()["paths"].items()
+        for method in operations
+    }
+    assert set(landing["endpoints"]) == documented
+
+
 def test_post_list_is_a_page_of_posts_with_absolute_urls_and_authors(api_client, make_post):
     post = make_post(title="Hello", body="World")
 

@@ -3,6 +3,8 @@
 Requests go straight to the WSGI application, so no server is needed. Every response
 must be a non-5xx that the schema documents: status code, content type, headers, body.
 """
+import re
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -98,3 +100,71 @@ def test_the_schema_describes_posts_and_comments_not_how_they_are_written(client
     assert components["Comment"]["description"] == (
         "A comment, with its detail URL, its author and the post it is on."
     )
+
+
+def operations(client):
+    document = client.get(reverse("schema"), {"format": "json"}).json()
+    return document, {
+        (method.upper(), path): operation
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+
+
+def test_every_operation_has_a_summary_and_a_description(api_client):
+    _, documented = operations(api_client)
+
+    assert all(operation.get("summary") and operation.get("description") for operation in documented.values())
+
+
+def test_reads_need_no_token_and_writes_ask_for_one(api_client):
+    _, documented = operations(api_client)
+
+    for (method, path), operation in documented.items():
+        if method == "POST" and path != "/login/":
+            assert {"tokenAuth": []} in operation["security"], path
+        else:
+            assert "security" not in operation, path
+    # A read answers 401 only to a token that is not valid, and says so.
+    assert "leave the Authorization header out" in documented["GET", "/blog/posts"]["responses"]["401"]["description"]
+
+
+def test_request_bodies_carry_readable_examples_for_swagger_ui(api_client):
+    _, documented = operations(api_client)
+
+    login = documented["POST", "/login/"]["requestBody"]["content"]
+    # JSON first: Swagger UI offers the first media type.
+    assert next(iter(login)) == "application/json"
+    (example,) = login["application/json"]["examples"].values()
+    assert example["value"] == {"username": "seed_user_1", "password": "seed-password-local-only"}
+    for key in [("POST", "/blog/create"), ("POST", "/blog/post/{id}/comment/create")]:
+        (example,) = documented[key]["requestBody"]["content"]["application/json"]["examples"].values()
+        assert all(value.isprintable() for value in example["value"].values())
+
+
+def test_text_fields_with_a_pattern_carry_an_example_that_matches_it(api_client):
+    # Else Swagger UI makes up a match of the pattern: control characters.
+    document, _ = operations(api_client)
+
+    patterned = [
+        field
+        for component in document["components"]["schemas"].values()
+        for field in component.get("properties", {}).values()
+        if "pattern" in field
+    ]
+    assert patterned
+    assert all(re.fullmatch(field["pattern"], field["example"]) for field in patterned)
+
+
+def test_limit_states_its_default_and_its_cap(api_client):
+    _, documented = operations(api_client)
+
+    (limit,) = [p for p in documented["GET", "/blog/posts"]["parameters"] if p["name"] == "limit"]
+    assert limit["schema"] == {"type": "integer", "default": 20}
+    assert "20 when left out" in limit["description"] and "at most 100" in limit["description"]
+
+
+def test_the_token_scheme_says_what_to_type_in_authorize(api_client):
+    document, _ = operations(api_client)
+
+    assert "Type `Token <key>`" in document["components"]["securitySchemes"]["tokenAuth"]["description"]
