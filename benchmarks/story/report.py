@@ -31,12 +31,13 @@ def chart(results, output):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [f"{r['stage']}. {r['name']}\n{r['queries_per_list']:,} queries a list" for r in results]
+    names = [f"{r['stage']}. {r['name']}\n{plural(r['queries_per_list'], 'query', 'queries')} a list"
+             for r in results]
     values = [r["capacity"]["rps"] if r["capacity"] else 0 for r in results]
     fig, axis = plt.subplots(figsize=(9, 5))
     bars = axis.bar(names, values, color=["#c44", "#d92", "#59c", "#2a6"][: len(results)])
     for bar, value, result in zip(bars, values, results):
-        label = (f"{value:,.1f} req/s\n{result['capacity']['users']:,} users" if result["capacity"]
+        label = (f"{value:,.1f} req/s\n{plural(result['capacity']['users'], 'user', 'users')}" if result["capacity"]
                  else "none within\nthe SLO")
         axis.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), textcoords="offset points",
                       xytext=(0, 4), ha="center", fontsize=9)
@@ -46,3 +47,7 @@ def chart(results, output):
     axis.tick_params(axis="x", labelsize=8)
     fig.tight_layout()
     fig.savefig(output, dpi=110)
+
+
+def plural(count, one, many):
+    return f"{count:,} {one if count == 1 else many}"
