@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from .helpers import PROJECT_DIR, free_port, wait_for
+from .helpers import PROJECT_DIR, free_port, manage, wait_for
 from .test_capacity import answers
 
 CHROMIUM = "/usr/bin/chromium"
@@ -26,6 +26,16 @@ pytestmark = pytest.mark.skipif(
     not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)),
     reason=f"{CHROMIUM} and {CHROMEDRIVER} are needed: apt-get install chromium chromium-driver",
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static():
+    """Swagger UI's scripts in STATIC_ROOT, as `make serve` puts them, before any server starts.
+
+    whitenoise serves them in production mode and reads STATIC_ROOT once, when a worker
+    starts: a fresh clone has none until `manage.py collectstatic` has run.
+    """
+    manage(os.environ, "collectstatic", "--noinput", "-v0")
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from rest_framework.authtoken.models import Token
 
 from blog.models import Post
 
-from .helpers import PROJECT_DIR, free_port, listening_workers
+from .helpers import PROJECT_DIR, free_port, listening_workers, wait_for
 
 BOUND = 120  # seconds
 SLOW_CLIENTS = 100
@@ -42,15 +42,6 @@ def get(url, path):
     """(status, JSON) of a GET on a new connection."""
     with urllib.request.urlopen(url + path, timeout=BOUND) as response:
         return response.status, json.load(response)
-
-
-def wait_until(condition, what):
-    """Poll `condition` until it holds; fail, naming `what`, if it still does not after BOUND seconds."""
-    deadline = time.monotonic() + BOUND
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"Still waiting, after {BOUND} s, for {what}")
-        time.sleep(0.05)
 
 
 def exchange(url, request):
@@ -172,7 +163,7 @@ def test_killed_workers_are_replaced_and_the_replacements_serve(server):
         worker.kill()
         worker.wait(BOUND)  # reaped by granian: its socket is closed, and new connections go to the others
         assert get(server.url, "/health") == (200, {"status": "ok"})
-        wait_until(lambda: len(listening()) == server.workers, "a worker to replace the one killed")
+        wait_for(lambda: len(listening()) == server.workers, "a worker to replace the one killed")
 
     assert not listening() & originals
     assert get(server.url, "/health") == (200, {"status": "ok"})  # answered by a replacement
@@ -239,7 +230,7 @@ def test_serve_execs_granian_which_writes_its_pid_file_and_removes_it_on_sigterm
             return False
 
     try:
-        wait_until(answers, "the server to answer")
+        wait_for(answers, "the server to answer")
         # The same process, now granian's main process: a signal sent to it reaches granian.
         assert pid_file.read_text() == str(process.pid)
         assert "granian" in psutil.Process(process.pid).cmdline()
@@ -286,10 +277,10 @@ def test_ctrl_c_to_make_runs_wrapper_stops_the_server_it_started_gracefully(tmp_
                 if "granian" in child.cmdline() and "granian" not in child.parent().cmdline():
                     return child.pid
 
-        wait_until(answers, "the API that with_api.sh starts")
+        wait_for(answers, "the API that with_api.sh starts")
         # Once every worker is up: granian loses a signal that comes while a worker boots.
         main = granian_main_process()
-        wait_until(lambda: len(listening_workers(main, port)) == 2, "both workers to listen")
+        wait_for(lambda: len(listening_workers(main, port)) == 2, "both workers to listen")
         os.killpg(process.pid, signal.SIGINT)
 
         assert process.wait(timeout=BOUND) == 130
