@@ -1202,6 +1202,7 @@ def refuse_run(environment, message):
     """Fail the run with the message and stop it: quit when headless, back to the web UI's start otherwise."""
     first = not VERDICT.problems
     VERDICT.problems.append(message)
+    VERDICT.lines.append((logging.ERROR, message))  # logged now, and again in a headless run's verdict
     logger.error(message)
     if first:
         runner = environment.runner
