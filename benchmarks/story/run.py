@@ -202,7 +202,12 @@ def write_reports(results, args):
     (REPORTS / "story.json").write_text(json.dumps({"posts": args.posts, "slo_ms": SLO_MS, "stages": results},
                                                    indent=2))
     (REPORTS / "story.md").write_text(report.markdown(results, args.posts, SLO_MS))
-    report.chart(results, REPORTS / "story.png")
+    try:
+        report.chart(results, REPORTS / "story.png")
+    except ImportError:  # `make story` installs it; a bare `python -m` may run without it
+        print("No chart: matplotlib is missing (pip install -r benchmarks/requirements.txt)", flush=True)
+        print(f"Wrote {REPORTS / 'story.json'} and story.md", flush=True)
+        return
     print(f"Wrote {REPORTS / 'story.json'}, story.md and story.png", flush=True)
 
 
