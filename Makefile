@@ -57,7 +57,7 @@ loadtest: install
 # How much load the API holds: Locust's users grow in steps (loadtests/locustfile.py,
 # --blog-capacity) until the p95 passes 500 ms, over 1% fail, or throughput stops
 # growing; the last line printed is the answer. Against API_URL, started as in `run` if
-# nothing answers there. Writes reports/capacity.json, .png, .html and _*.csv.
+# nothing answers there. Writes reports/capacity.json, .html, _*.csv, then draws .png.
 #   make capacity CAPACITY_ARGS="--blog-max-p95-ms 200 --processes 2"
 CAPACITY_ARGS ?=
 capacity: $(BIN)/.bench-installed
@@ -67,7 +67,7 @@ capacity: $(BIN)/.bench-installed
 		--blog-capacity-report reports/capacity.json --html reports/capacity.html --csv reports/capacity \
 		$(CAPACITY_ARGS); \
 	status=$$?; test -s reports/capacity.json && $(BIN)/python loadtests/capacity_chart.py \
-		reports/capacity.json reports/capacity.png; exit $$status
+		reports/capacity.json reports/capacity.png >/dev/null; exit $$status
 
 # The tutorial's story as load (benchmarks/story/): its stages (every post with N+1
 # queries; with select_related; the textbook DRF fix) and this API, each served the same
