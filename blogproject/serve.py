@@ -35,8 +35,8 @@ The options, and why:
                               (a backlog of 1024, and backlog/workers each) capped it at
                               1,024 in all: at 1,275 Locust users `make capacity` saw the
                               p99 go to 9.2 s while the p95 was 22 ms and the CPUs had
-                              room; with these, 855 req/s and p99 52 ms (README, Load
-                              testing). The kernel caps the backlog at net.core.somaxconn.
+                              room; with these, 855 req/s and p99 52 ms (docs/loadtesting.md,
+                              capacity). The kernel caps the backlog at net.core.somaxconn.
 Further arguments go to granian after these, so they may override them, e.g.
 --pid-file PATH, --access-log, --workers-kill-timeout 60 (`granian --help` lists all).
 

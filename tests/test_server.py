@@ -175,7 +175,7 @@ def test_a_body_over_the_limit_is_answered_413_json(server_url, user):
     headers = {"Authorization": f"Token {Token.objects.create(user=user).key}", "Content-Type": "application/json"}
     # The 413 goes out as soon as the head is in, and granian then closes the connection
     # with the body unread: a client still sending may get a reset in place of the
-    # answer (a buffering proxy in front avoids that; README, Serving). Try until one
+    # answer (a buffering proxy in front avoids that; docs/serving.md). Try until one
     # attempt reads the answer.
     for _ in range(20):
         connection = http.client.HTTPConnection(*address(server_url), timeout=BOUND)
