@@ -108,15 +108,17 @@ class Server:
     """A project tree (this one by default) served as production serves it (or by another of
     SERVERS), for one `with` block."""
 
-    def __init__(self, env, workers, project=PROJECT, server="granian"):
+    def __init__(self, env, workers, project=PROJECT, server="granian", ready_path="/bench/floor",
+                 log=PROJECT / "reports" / "server.log"):
         self.env, self.workers, self.project = env, workers, project
         self.command = SERVERS[server]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.ready_path, self.log_path = ready_path, Path(log)
 
     def __enter__(self):
-        (PROJECT / "reports").mkdir(exist_ok=True)
-        self.log = open(PROJECT / "reports" / "server.log", "a")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.log_path, "a")
         # This tree's command, so that an older tree is served the same way. The process is
         # granian's main process; its workers are its children.
         self.process = subprocess.Popen(
@@ -126,12 +128,12 @@ class Server:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"{self.url}/bench/floor", timeout=2):
+                with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=2):
                     return self
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.__exit__()
-                    sys.exit("the server did not start: see reports/server.log")
+                    sys.exit(f"the server did not start: see {self.log_path}")
                 time.sleep(0.2)
 
     def __exit__(self, *exc):
