@@ -1,6 +1,6 @@
 """`make story`: the tutorial's stages under load, each as Locust's capacity search finds it.
 
-    python -m benchmarks.story.run [--posts 5000] [--hold 8] [--tiny]
+    python -m benchmarks.story.run [--posts 5000] [--hold 6] [--minutes 15] [--tiny]
 
 Each stage (benchmarks/story/views.py; 4 is this API) is served in turn the same way
 (blogproject.serve: granian, 2 workers, production settings) on the same seeded SQLite
@@ -8,6 +8,12 @@ file, and loaded by the same scenario (benchmarks/story/story_users.py: the list
 post details). Then the tutorial's own run on that stage: 5 users spawned at 2 a second on
 the full list (stages 1 and 2), 250 on the paginated list (3 and 4). Prints each stage as it
 finishes; writes reports/story.json, story.md and story.png. Ctrl-C stops every server.
+
+Bounded: the whole run keeps to --minutes (15). Stage 1's search stops at 8 users (each of
+its lists costs about a second of CPU); each later search starts at half the users the
+stage before held, not at 1; and each search's --run-time is what the budget leaves after
+the tutorial runs still to come, so a slow stage ends its search early (its verdict says
+the run ended first) instead of running late.
 """
 import argparse
 import json
@@ -16,15 +22,18 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from blogproject import serve
+from benchmarks.run import Server
 
 PROJECT = Path(__file__).resolve().parents[2]
 REPORTS = PROJECT / "reports"  # --reports changes it
 DATA = PROJECT / "benchmarks" / ".data"  # --data changes it
 SLO_MS = 2000  # one SLO for all stages: the first stage takes about a second a list
+# Seconds each stage spends outside its Locust runs (the server's start and graceful stop,
+# Locust's start-up), reserved in the time budget; and the least a search is given.
+STAGE_OVERHEAD = 15
+MIN_SEARCH_SECONDS = 30
 STAGES = {
     "1": "every post, no select_related",
     "2": "every post, select_related",
@@ -75,32 +84,6 @@ def queries_per_list(database):
     return json.loads(output.splitlines()[-1])
 
 
-class Server:
-    """The story's URLs served as production serves the API, on a free port."""
-
-    def __init__(self, database, port):
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = open(REPORTS / "story-server.log", "a")
-        self.process = subprocess.Popen(serve.command("127.0.0.1", port, 2), cwd=PROJECT,
-                                        env=environment(database), stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.url}/health", timeout=5).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    sys.exit(f"The story's server did not start: see {self.log.name}")
-                time.sleep(0.3)
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=60)
-        self.log.close()
-
-
 def locust(server, stage, label, *options):
     """Run the story's scenario headless on `stage`; its exit code and final stats by name."""
     json_file = REPORTS / f"story-stats-{label}"
@@ -125,37 +108,51 @@ def percentile(entry, share):
     return 0
 
 
-def run_stage(database, stage, args, port):
-    server = Server(database, port)
-    try:
+def run_stage(database, stage, args, start_users, search_seconds):
+    """One stage served, searched from start_users for at most search_seconds, then the tutorial's run on it."""
+    with Server(environment(database), 2, ready_path="/health", log=REPORTS / "story-server.log") as server:
         report = REPORTS / f"story-capacity-{stage}.json"
         max_users = args.stage1_max_users if stage == "1" else args.max_users
-        locust(server, stage, f"capacity-{stage}", "--blog-capacity", "--blog-capacity-start-users", "1",
+        locust(server, stage, f"capacity-{stage}", "--blog-capacity",
+               "--blog-capacity-start-users", str(min(start_users, max_users)),
                "--blog-capacity-growth", "2", "--blog-capacity-hold", str(args.hold), "--blog-capacity-settle", "2",
                "--blog-capacity-max-users", str(max_users), "--blog-capacity-report", str(report),
-               "--run-time", str(args.stage_seconds))
+               "--run-time", str(search_seconds))
         capacity = json.loads(report.read_text()) if report.exists() else {"capacity": None, "verdict": []}
-        scenario = 0 if stage in ("1", "2") else 1  # the full list; the paginated one
-        users, seconds = args.tutorial_users[scenario], args.tutorial_seconds[scenario]
+        users, seconds = tutorial_run(stage, args)
         _, stats = locust(server, stage, f"tutorial-{stage}", "--story-only-list", "--users", str(users),
                           "--spawn-rate", str(args.tutorial_spawn_rate), "--run-time", f"{seconds}s",
                           "--blog-min-requests", "1")
-        listed = stats.get("posts")
-        tutorial = {"users": users, "requests": listed["num_requests"] if listed else 0,
-                    "p50_ms": percentile(listed, 0.5) if listed else None,
-                    "p95_ms": percentile(listed, 0.95) if listed else None}
-    finally:
-        server.stop()
+    listed = stats.get("posts")
+    tutorial = {"users": users, "requests": listed["num_requests"] if listed else 0,
+                "p50_ms": percentile(listed, 0.5) if listed else None,
+                "p95_ms": percentile(listed, 0.95) if listed else None}
     return {"stage": stage, "name": STAGES[stage], "capacity": capacity["capacity"],
-            "verdict": capacity["verdict"], "capped_at_users": max_users, "tutorial": tutorial,
-            "tutorial_published": TUTORIAL[stage]}
+            "verdict": capacity["verdict"], "capped_at_users": max_users, "started_at_users": start_users,
+            "search_seconds": search_seconds, "tutorial": tutorial, "tutorial_published": TUTORIAL[stage]}
+
+
+def tutorial_run(stage, args):
+    """The tutorial's own run on a stage: (users, seconds); the full list on 1 and 2, the paginated one on 3 and 4."""
+    scenario = 0 if stage in ("1", "2") else 1
+    return args.tutorial_users[scenario], args.tutorial_seconds[scenario]
+
+
+def search_budget(stage, args, deadline):
+    """Seconds the stage's capacity search may take so that the whole run ends by the deadline:
+    what is left, less the tutorial runs still to come and each server's start and stop."""
+    later = list(STAGES)[list(STAGES).index(stage):]
+    reserved = sum(tutorial_run(s, args)[1] + STAGE_OVERHEAD for s in later)
+    return max(MIN_SEARCH_SECONDS, min(args.stage_seconds, int(deadline - time.monotonic() - reserved)))
 
 
 def main():
     global REPORTS, DATA
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=5000, help="posts (and comments) seeded, as the tutorial had")
-    parser.add_argument("--hold", type=float, default=8, help="seconds measured per capacity step")
+    parser.add_argument("--hold", type=float, default=6, help="seconds measured per capacity step")
+    parser.add_argument("--minutes", type=float, default=15,
+                        help="the whole run's time budget: each search is cut short to keep it")
     parser.add_argument("--max-users", type=int, default=4096, help="users the search stops at")
     parser.add_argument("--stage1-max-users", type=int, default=8,
                         help="stage 1's cap: each of its lists costs a second of CPU")
@@ -173,15 +170,21 @@ def main():
     if args.tiny:
         args.posts, args.hold, args.max_users, args.stage1_max_users = 60, 2, 2, 2
         args.stage_seconds, args.tutorial_seconds, args.tutorial_users, args.tutorial_spawn_rate = 60, [3, 3], [2, 2], 2
+    deadline = time.monotonic() + 60 * args.minutes
     REPORTS.mkdir(exist_ok=True)
     database = prepare(args.posts)
     queries = queries_per_list(database)
     print(f"The tutorial's stages on {args.posts:,} posts, one SLO for all: p95 <= {SLO_MS} ms", flush=True)
     results = []
-    port = 8600 + os.getpid() % 300
+    start_users = 1
     for stage in STAGES:
-        result = run_stage(database, stage, args, port)
+        result = run_stage(database, stage, args, start_users, search_budget(stage, args, deadline))
         result["queries_per_list"] = queries[stage]
+        # Each fix is meant to let more users in: the next search starts a step (half) below
+        # the users this stage held, rather than at 1 user, which saves the steps that
+        # every later stage holds anyway. A stage that holds fewer still has that step.
+        if result["capacity"]:
+            start_users = max(1, result["capacity"]["users"] // 2)
         results.append(result)
         print(f"Stage {stage}, {result['name']} (queries a list: {queries[stage]}): "
               f"{(result['verdict'] or ['no verdict'])[0]}; the tutorial's run: {describe(result['tutorial'])} "
