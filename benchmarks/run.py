@@ -275,7 +275,11 @@ def main():
     }
     (output / "bench.json").write_text(
         json.dumps({"meta": meta, "results": results, "at_scale": at_scale}, indent=1))
-    print(report.write(output, meta, results, at_scale))
+    text, written, skipped = report.write(output, meta, results, at_scale)
+    print(text)
+    for note in skipped:
+        print(note)
+    print(f"Wrote in {output.resolve()}: {', '.join(['bench.json', *written])}")
 
 
 if __name__ == "__main__":
