@@ -12,6 +12,8 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 
+from .middleware import STORAGE_FULL, UNAVAILABLE
+
 
 def character_ranges(codes):
     """`codes` (sorted) as a regex character class's body of \\uXXXX escapes, runs written as ranges."""
@@ -48,6 +50,15 @@ BAD_TOKEN = OpenApiResponse(
     "this endpoint needs none, so leave the Authorization header out.",
 )
 
+DATABASE_FAILURES = {
+    UNAVAILABLE.status: "The database cannot be reached (down, restarting, or refusing "
+    "connections), or is too busy (SQLite's write lock held past its timeout). Retry after "
+    "the seconds in the Retry-After header.",
+    STORAGE_FULL.status: "The database is out of storage space, so the write was refused. "
+    "Reads still work; retry the write once space is freed (no Retry-After: when that "
+    "happens is not known).",
+}
+
 
 class BlogAutoSchema(AutoSchema):
     """drf-spectacular's schema, with the errors every endpoint of this API answers, by rule.
@@ -56,8 +67,10 @@ class BlogAutoSchema(AutoSchema):
     404 where the path names an object, 400, 413 (over DATA_UPLOAD_MAX_MEMORY_SIZE) and 415
     where a request has a body, 429 where a view throttles; added to a view's own
     extend_schema responses on the class. (extend_schema on a method replaces this method:
-    such a view declares its errors itself.) A read anyone may make lists no security
-    scheme, so Swagger UI shows it without a padlock and sends it no token.
+    such a view declares its errors itself.) Then 503 on every operation and 507 on every
+    write, whatever the view declares: blog.middleware.DatabaseFailureMiddleware answers
+    them around every view. A read anyone may make lists no security scheme, so Swagger UI
+    shows it without a padlock and sends it no token.
     """
 
     def get_auth(self):
@@ -82,6 +95,9 @@ class BlogAutoSchema(AutoSchema):
 
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
+        if operation:
+            # Here rather than in get_response_serializers, which extend_schema on a method replaces.
+            operation["responses"] = dict(sorted({**operation["responses"], **self.database_failures()}.items()))
         pagination = getattr(self.view, "pagination_class", None)
         if operation and pagination and issubclass(pagination, LimitOffsetPagination):
             # DRF's description leaves out the page size the paginator falls back to, and its cap.
@@ -94,6 +110,35 @@ class BlogAutoSchema(AutoSchema):
                     )
                     parameter["schema"]["default"] = pagination.default_limit
         return operation
+
+    def database_failures(self):
+        """DatabaseFailureMiddleware's answers to this operation, by status.
+
+        Every endpoint of this API uses the database, and every write needs room in it: login
+        too, which may create the token and counts failures in the cache (the database's,
+        unless REDIS_URL is set).
+        """
+        failures = [UNAVAILABLE] if self.method in SAFE_METHODS else [UNAVAILABLE, STORAGE_FULL]
+        return {str(failure.status): self.database_failure(failure) for failure in failures}
+
+    def database_failure(self, failure):
+        """`failure` (a blog.middleware.DatabaseFailure) as an OpenAPI response."""
+        error = self.resolve_serializer(ERROR, "response").ref
+        response = {
+            # JSON whatever the view renders: the middleware answers with a JsonResponse.
+            "content": {"application/json": {"schema": error, "example": {"detail": failure.detail}}},
+            "description": DATABASE_FAILURES[failure.status],
+        }
+        if failure.retry_after is not None:
+            response["headers"] = {
+                "Retry-After": {
+                    "schema": {"type": "integer", "minimum": 0, "example": failure.retry_after},
+                    "required": True,
+                    "description": "Seconds to wait before retrying: always "
+                    f"{failure.retry_after}, not a forecast of when the database is back.",
+                }
+            }
+        return response
 
     def is_open_read(self):
         return self.method in SAFE_METHODS and all(

@@ -2,18 +2,29 @@
 
 Requests go straight to the WSGI application, so no server is needed. Every response
 must be a non-5xx that the schema documents: status code, content type, headers, body.
+The 503 and 507 that blog.middleware answers when the database fails are held to the
+schema the same way, with the database made to fail.
 """
 import re
 
+import psycopg
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import OperationalError, close_old_connections, connections
 from django.urls import reverse
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
-from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
+from blog.middleware import RETRY_AFTER_SECONDS, STORAGE_FULL, UNAVAILABLE
 from blogproject.wsgi import application
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
@@ -62,16 +73,79 @@ def test_schema_documents_every_answer_of_the_http_contract(api_client):
         for method, operation in operations.items()
     }
     assert documented == {
-        ("POST", "/login/"): ["200", "400", "413", "415", "429"],
-        ("GET", "/blog/posts"): ["200", "401"],
-        ("GET", "/blog/post/{id}"): ["200", "401", "404"],
-        ("POST", "/blog/create"): ["201", "400", "401", "413", "415"],
-        ("GET", "/blog/comments"): ["200", "401"],
-        ("GET", "/blog/comment/{id}"): ["200", "401", "404"],
-        ("POST", "/blog/post/{id}/comment/create"): ["201", "400", "401", "404", "413", "415"],
-        ("GET", "/blog/post/{id}/comments"): ["200", "401", "404"],
+        ("POST", "/login/"): ["200", "400", "413", "415", "429", "503", "507"],
+        ("GET", "/blog/posts"): ["200", "401", "503"],
+        ("GET", "/blog/post/{id}"): ["200", "401", "404", "503"],
+        ("POST", "/blog/create"): ["201", "400", "401", "413", "415", "503", "507"],
+        ("GET", "/blog/comments"): ["200", "401", "503"],
+        ("GET", "/blog/comment/{id}"): ["200", "401", "404", "503"],
+        ("POST", "/blog/post/{id}/comment/create"): ["201", "400", "401", "404", "413", "415", "503", "507"],
+        ("GET", "/blog/post/{id}/comments"): ["200", "401", "404", "503"],
         ("GET", "/health"): ["200", "503"],
     }
+
+
+def failing_database(cause):
+    """A stand-in for the connection's cursor() that raises `cause` as django.db wraps a driver's error."""
+
+    def cursor(*args, **kwargs):
+        raise OperationalError(*cause.args) from cause
+
+    return cursor
+
+
+def request_that_reaches_the_database(operation):
+    """A case of `operation` that gets as far as a query: a token (looked up), an id, a body."""
+    case = {"headers": {"Authorization": f"Token {'0' * 40}"}}
+    if "{id}" in operation.path:
+        case["path_parameters"] = {"id": 1}
+    if operation.method.upper() == "POST":
+        case["media_type"] = "application/json"
+        case["body"] = {"username": "u", "password": "p"} if operation.path == "/login/" else {"title": "t", "body": "b"}
+    return operation.Case(**case)
+
+
+@pytest.mark.parametrize("cause, status, methods", [
+    pytest.param(psycopg.OperationalError("connection failed: Connection refused"), 503, {"GET", "POST"},
+                 id="unavailable"),
+    # Only writes need room to store.
+    pytest.param(psycopg.errors.DiskFull("could not extend file"), 507, {"POST"}, id="storage-full"),
+])
+def test_database_failures_are_answered_as_the_schema_documents_on_every_operation(
+    cause, status, methods, keep_test_connection, monkeypatch,
+):
+    answered = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.method.upper() not in methods:
+            continue
+        case = request_that_reaches_the_database(operation)
+        # Undone before the test database is rolled back, which needs a working cursor.
+        with monkeypatch.context() as patch:
+            patch.setattr(type(connections["default"]), "cursor", failing_database(cause))
+            response = case.call()
+        assert response.status_code == status, (operation.label, response.text)
+        # Status, content type, headers (Retry-After) and body, each as documented.
+        case.validate_response(response, checks=[
+            status_code_conformance, content_type_conformance, response_headers_conformance,
+            response_schema_conformance,
+        ])
+        answered.append(operation.label)
+    assert len(answered) == {503: 9, 507: 3}[status], answered
+
+
+def test_the_schema_says_when_to_retry_after_a_database_failure(api_client):
+    _, documented = operations(api_client)
+
+    for (method, path), operation in documented.items():
+        unavailable = operation["responses"]["503"]
+        assert unavailable["headers"]["Retry-After"]["required"], (method, path)
+        assert unavailable["headers"]["Retry-After"]["schema"]["example"] == RETRY_AFTER_SECONDS
+        assert unavailable["content"]["application/json"]["example"] == {"detail": UNAVAILABLE.detail}
+        if method == "POST":
+            full = operation["responses"]["507"]
+            assert "headers" not in full, path  # space comes back when someone frees it, not at a known time
+            assert full["content"]["application/json"]["example"] == {"detail": STORAGE_FULL.detail}
 
 
 def test_list_schemas_are_limit_offset_pages(api_client):
