@@ -132,6 +132,10 @@ bench-peers: $(BIN)/.peers-installed
 # Starts its own API and database (never the one at API_URL); prints what users saw per
 # fault and the recovery time. Exits 1 on a lost write, a 500 or a slow recovery.
 #   make faults FAULTS_ARGS="--database postgres --short"
+# With --web, Locust's web UI instead (at LOCUST_WEB_PORT, or a free port; printed): each
+# run started there with "Blog faults" ticked gets the same faults and verdict, also in
+# its Logs tab. Ctrl-C stops everything.
+#   make faults FAULTS_ARGS=--web LOCUST_WEB_PORT=8089
 FAULTS_ARGS ?=
 faults: install
 	$(BIN)/python -m loadtests.faults $(FAULTS_ARGS)

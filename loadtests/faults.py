@@ -1,6 +1,7 @@
 """Faults injected into a live API while Locust's usual mix runs against it: what users saw, how fast it came back.
 
     python -m loadtests.faults [--database sqlite|postgres] [--short]     # or: make faults
+    python -m loadtests.faults --web [--database ...] [--short]   # or: make faults FAULTS_ARGS=--web
 
 It starts everything it uses and stops it all at the end, Ctrl-C included: granian (2
 workers, production settings, a random secret key) on 127.0.0.1, on a database of its
@@ -23,20 +24,34 @@ probe, or a recovery slower than --recovery-bound (10 s: the stall alone takes 2
 PostgreSQL restart about 1 s); 2 when it cannot set up (e.g. no permission to mount).
 
 Status codes come from this file itself, passed to Locust as a second locustfile
-(`-f loadtests/locustfile.py,loadtests/faults.py`): loaded that way it only adds a
-request listener that writes one line per request (time, status) to the file named by
-BLOG_FAULTS_REQUEST_LOG. Locust's CSV files were the alternative, but they count
-failures by message, cumulatively and without times, so they cannot say which codes
-fell in a window; the listener can, and 0 stands for no answer (a refused or dropped
-connection, a timeout).
+(`-f loadtests/locustfile.py,loadtests/faults.py`): loaded that way it adds a request
+listener that writes one line per request (time, status) to the file named by
+BLOG_FAULTS_REQUEST_LOG, and with --web (below) an option. Locust's CSV files were the
+alternative, but they count failures by message, cumulatively and without times, so
+they cannot say which codes fell in a window; the listener can, and 0 stands for no
+answer (a refused or dropped connection, a timeout).
 
-Needs root (mount, and initdb as the postgres user) like the tests that do the same.
+With --web, Locust serves its web UI instead (on LOCUST_WEB_PORT, else a free port; the
+address is printed), with the same API, database, probe and options, and does nothing
+until a run is started from its form. The form has a "Blog faults" checkbox (the
+--blog-faults option this file adds when loaded by the harness, ticked by default): a
+run started with it ticked tells the harness so when it starts (Locust's test_start),
+gets the same faults at the same times, is stopped by the harness once they are over,
+and is judged as above: the same lines on the terminal, also logged by Locust so that
+they show in the web UI's Logs tab. A run stopped sooner gets no verdict. Runs started
+with it unticked get no faults. Ctrl-C (or SIGTERM) ends it all; the exit code is 1 if a
+run with faults failed, else 0 (2 when it cannot set up). Locust and the harness talk
+through two files in the harness's directory: the run log (a line when a run with
+faults starts, and when any run stops) and the results (the harness's lines, which
+Locust logs as they come).
+
+Needs root (mount, and initdb as the postgres user) like the tests that do the same,
+with the same code: loadtests/private_services.py.
 """
 import argparse
-import errno
 import http.client
+import logging
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -46,11 +61,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+import urllib.request
+from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadtests.private_services import PrivatePostgres, ServiceError, Tmpfs, fill, missing_postgres
+
 REQUEST_LOG_VARIABLE = "BLOG_FAULTS_REQUEST_LOG"
+# --web only: the file where Locust says that a run with --blog-faults started, or a run
+# stopped; the file whose lines Locust logs (its web UI's Logs tab); the API faults go to.
+RUN_LOG_VARIABLE = "BLOG_FAULTS_RUN_LOG"
+RESULTS_VARIABLE = "BLOG_FAULTS_RESULTS"
+API_VARIABLE = "BLOG_FAULTS_API"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PASSWORD = secrets.token_urlsafe(16)
 PROBE_PATH = "/blog/posts?limit=1"
@@ -59,6 +82,14 @@ PROBE_TIMEOUT = 1.0
 AFTER_FAULT = 5.0  # seconds of each window past the fault's end: the recovery is part of what users see
 USERS = 10
 SLOW_CLIENTS = 100
+POLL = 0.2  # seconds between looks at a file another process writes
+LOCUST_OPTIONS = [
+    "--users", str(USERS), "--spawn-rate", str(USERS),
+    "--blog-min-wait", "0.1", "--blog-max-wait", "0.5",
+    # Failures and slow answers during faults are what this run is for: it judges them
+    # itself. Locust's verdict still fails the run on a lost write.
+    "--blog-max-fail-ratio", "1", "--blog-max-p95-ms", "600000",
+]
 
 
 def install_request_log(path):
@@ -73,12 +104,94 @@ def install_request_log(path):
         log.write(f"{time.time():.3f} {status} {request_type} {name}\n")
 
 
+def install_fault_option(run_log_path, results_path, api):
+    """Loaded by Locust under --web: --blog-faults, a checkbox in the web UI's start form.
+
+    A run started with it ticked is announced in the run log, and so is every run's stop:
+    the harness injects its schedule into the former, and learns from the latter that a
+    person stopped a run before the schedule's end. Whatever the harness says is logged
+    here as it comes, so that it shows in the web UI's Logs tab.
+    """
+    import gevent
+    from locust import events
+
+    logger = logging.getLogger(__name__)
+    run_log = open(run_log_path, "a", buffering=1)
+
+    @events.init_command_line_parser.add_listener
+    def add_fault_option(parser):
+        parser.add_argument("--blog-faults", action="store_true", default=False,
+                            help="Inject python -m loadtests.faults' schedule into the run: a worker killed, "
+                                 "workers stalled, the database restarted or its disk full, slow clients")
+
+    @events.test_start.add_listener
+    def announce_start(environment, **kwargs):
+        # After the locustfile's own test_start, which ends a run it refuses before this one is called.
+        if not environment.parsed_options.blog_faults:
+            return
+        if (environment.host or "").rstrip("/") != api:
+            logger.warning("Blog faults: none injected, since they go to %s and this run's host is %s: "
+                           "start it with the host the form had", api, environment.host)
+            return
+        run_log.write(f"{time.time():.3f} start {environment.parsed_options.num_users}\n")
+
+    @events.test_stop.add_listener
+    def announce_stop(**kwargs):
+        run_log.write(f"{time.time():.3f} stop\n")
+
+    @events.init.add_listener
+    def relay_results(**kwargs):
+        gevent.spawn(log_each_line, results_path, logger)
+
+
+def log_each_line(path, logger):
+    """Log each line appended to `path`, as it comes: ERROR for a failure, else INFO."""
+    import gevent
+
+    with open(path) as lines:
+        line = ""
+        while True:
+            line += lines.readline()
+            if not line.endswith("\n"):  # nothing new yet, or a line still being written
+                gevent.sleep(0.2)
+                continue
+            text, line = line.rstrip("\n"), ""
+            logger.log(logging.ERROR if text.startswith(("FAILED", "Faults: FAILED")) else logging.INFO, text)
+
+
 if __name__ != "__main__" and os.environ.get(REQUEST_LOG_VARIABLE):
     install_request_log(os.environ[REQUEST_LOG_VARIABLE])
+    if os.environ.get(RUN_LOG_VARIABLE):
+        install_fault_option(os.environ[RUN_LOG_VARIABLE], os.environ[RESULTS_VARIABLE], os.environ[API_VARIABLE])
 
 
 class SetupError(Exception):
     """The harness cannot start what it needs; the message says how to fix it."""
+
+
+class RunStopped(Exception):
+    """The web UI's run ended before the faults' schedule did (--web); the message says how."""
+
+
+class RunLog:
+    """The run log's lines ("<time> start <users>", "<time> stop"), each taken once, in order, as they come."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.touch()
+        self.offset = 0
+        self.pending = deque()
+
+    def next(self):
+        """The next line not taken yet, split in words; None when there is none yet."""
+        if not self.pending:
+            with open(self.path, "rb") as log:
+                log.seek(self.offset)
+                text = log.read()
+            complete = text[:text.rfind(b"\n") + 1]  # a line still being written is read next time
+            self.offset += len(complete)
+            self.pending.extend(line.split() for line in complete.decode().splitlines())
+        return self.pending.popleft() if self.pending else None
 
 
 @dataclass
@@ -141,28 +254,16 @@ class SqliteOnTmpfs:
     def __init__(self, directory, seconds):
         self.directory = Path(directory) / "db"
         self.seconds = seconds
-        self.mounted = False
+        self.tmpfs = Tmpfs(self.directory, "64m")
         self.url = f"sqlite:///{self.directory / 'blog.sqlite3'}"
 
     def start(self):
         self.directory.mkdir()
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(self.directory)],
-                                 capture_output=True, text=True)
-        if mounted.returncode != 0:
-            raise SetupError(f"cannot mount a small tmpfs for the SQLite file (needs root or CAP_SYS_ADMIN): "
-                             f"{mounted.stderr.strip()}")
-        self.mounted = True
+        self.tmpfs.mount()
 
     def inject(self, fault, stopping):
         filler = self.directory / "filler"
-        with open(filler, "wb", buffering=0) as file:
-            for chunk in (1024 * 1024, 64 * 1024, 4096, 512, 1):
-                try:
-                    while True:
-                        file.write(b"\0" * chunk)
-                except OSError as error:
-                    if error.errno != errno.ENOSPC:
-                        raise
+        fill(filler)
         fault.start = time.time()  # once full
         fault.detail = f"tmpfs full for {self.seconds:g} s"
         try:
@@ -171,69 +272,39 @@ class SqliteOnTmpfs:
             filler.unlink()
 
     def stop(self):
-        if self.mounted:
-            subprocess.run(["umount", str(self.directory)], capture_output=True)
-            self.mounted = False
+        if self.tmpfs.mounted:
+            self.tmpfs.unmount()
 
 
-class PrivatePostgres:
-    """A PostgreSQL server of the harness's own, made by initdb and run by pg_ctl on a free port."""
+class PostgresDatabase:
+    """A PostgreSQL server of the harness's own (PrivatePostgres) on a free port; its fault is a restart."""
 
     name = "postgres"
     fault_name = "database restarted"
 
     def __init__(self, directory, seconds):
-        self.directory = Path(directory) / "postgres"
-        self.port = free_port()
-        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
-        self.bindir = postgres_bindir()
-        self.run_as = []
-        self.started = False
-
-    def pg(self, program, *args):
-        return run([*self.run_as, os.path.join(self.bindir, program), *args], cwd=self.directory)
+        self.server = PrivatePostgres(Path(directory) / "postgres", free_port())
+        self.url = self.server.url
 
     def start(self):
-        if self.bindir is None:
-            raise SetupError("PostgreSQL's server programs (initdb, pg_ctl) are not installed: "
-                             "apt-get install postgresql, or use --database sqlite")
-        self.directory.mkdir()
-        if os.geteuid() == 0:
-            # initdb and postgres refuse to run as root.
-            try:
-                owner = pwd.getpwnam("postgres")
-            except KeyError:
-                raise SetupError("running as root and there is no `postgres` user to run initdb as") from None
-            self.run_as = ["runuser", "-u", "postgres", "--"]
-            os.chmod(self.directory.parent, 0o755)
-            os.chown(self.directory, owner.pw_uid, owner.pw_gid)
-        self.pg("initdb", "-D", "data", "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-        self.options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self.pg("pg_ctl", "-D", "data", "-l", "server.log", "-o", self.options, "-w", "start")
-        self.started = True
+        if problem := missing_postgres():
+            raise SetupError(f"{problem}; or use --database sqlite")
+        self.server.directory.mkdir()
+        # The run's directory (mkdtemp's, only root may enter it) holds the server's: as root,
+        # the server runs as the postgres user, who must pass through.
+        os.chmod(self.server.directory.parent, 0o755)
+        self.server.create()
+        self.server.start()
 
     def inject(self, fault, stopping):
-        # -m fast: the server ends its sessions and tells their clients, as an operator's restart does.
+        # Fast, as an operator's restart is: the server ends its sessions and tells their clients.
         began = time.monotonic()
-        self.pg("pg_ctl", "-D", "data", "-l", "server.log", "-o", self.options, "-m", "fast", "-w", "restart")
+        self.server.restart()
         fault.detail = f"pg_ctl restart took {time.monotonic() - began:.1f} s"
 
     def stop(self):
-        if self.started:
-            subprocess.run([*self.run_as, os.path.join(self.bindir, "pg_ctl"), "-D", "data", "-m", "fast",
-                            "-w", "stop"], cwd=self.directory, capture_output=True)
-            self.started = False
-
-
-def postgres_bindir():
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip()
-        if os.path.exists(os.path.join(bindir, "initdb")):
-            return bindir
-    # Debian's packages keep initdb and pg_ctl out of PATH.
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    return str(found[-1].parent) if found else None
+        if self.server.is_running():
+            self.server.stop()
 
 
 class Probe(threading.Thread):
@@ -264,14 +335,17 @@ class Harness:
         self.options = options
         self.plan = PLANS["short" if options.short else "default"]
         self.directory = Path(tempfile.mkdtemp(prefix="blog-faults-"))
-        database_class = PrivatePostgres if options.database == "postgres" else SqliteOnTmpfs
+        database_class = PostgresDatabase if options.database == "postgres" else SqliteOnTmpfs
         self.database = database_class(self.directory, self.plan.disk_full)
         self.port = free_port()
+        self.api = f"http://127.0.0.1:{self.port}"
         self.server = None
         self.locust = None
         self.probe = None
         self.stopping = threading.Event()
         self.request_log = self.directory / "requests.log"
+        self.run_log = None  # --web: RunLog
+        self.results = None  # --web: what say() says, for Locust to log
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("BLOG_", "LOCUST_", "DJANGO_", "GRANIAN_"))},
             "DJANGO_DEBUG": "0",
@@ -281,6 +355,8 @@ class Harness:
 
     def say(self, text):
         print(text, flush=True)
+        if self.results:
+            self.results.write(text + "\n")
 
     # Start and stop
 
@@ -308,7 +384,7 @@ class Harness:
             if self.server.poll() is not None or time.monotonic() > deadline:
                 raise SetupError(f"granian did not start:\n{(self.directory / 'granian.log').read_text()}")
             time.sleep(0.1)
-        self.say(f"API: granian with 2 workers at http://127.0.0.1:{self.port}")
+        self.say(f"API: granian with 2 workers at {self.api}")
 
     def workers(self):
         """granian's workers that listen on the port (each opens its own socket once ready)."""
@@ -325,32 +401,28 @@ class Harness:
         return pids
 
     def start_locust(self):
-        env = {**self.env, "BLOG_SEED_PASSWORD": PASSWORD, REQUEST_LOG_VARIABLE: str(self.request_log)}
-        command = [
-            sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py,loadtests/faults.py",
-            "--headless", "--only-summary", "--host", f"http://127.0.0.1:{self.port}",
-            "--users", str(USERS), "--spawn-rate", str(USERS),
-            "--blog-min-wait", "0.1", "--blog-max-wait", "0.5",
-            # Failures and slow answers during faults are what this run is for: it judges them
-            # itself. Locust's verdict still fails the run on a lost write.
-            "--blog-max-fail-ratio", "1", "--blog-max-p95-ms", "600000",
-            "--csv", str(self.directory / "locust"), "--json-file", str(self.directory / "locust"),
-        ]
-        self.locust_log = open(self.directory / "locust.log", "w")
-        # A session of its own: Ctrl-C reaches the harness alone, which then stops Locust
-        # with SIGTERM so that it still judges the run.
-        self.locust = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=self.locust_log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+        self.launch_locust(["--headless", "--only-summary", "--host", self.api, *LOCUST_OPTIONS,
+                            "--csv", str(self.directory / "locust"), "--json-file", str(self.directory / "locust")])
         deadline = time.monotonic() + 90
         while not self.users_have_started():
             if self.locust.poll() is not None or time.monotonic() > deadline:
                 raise SetupError(f"Locust did not start its users:\n{(self.directory / 'locust.log').read_text()}")
             time.sleep(0.2)
 
-    def users_have_started(self):
+    def launch_locust(self, options, **env):
+        command = [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py,loadtests/faults.py", *options]
+        env = {**self.env, "BLOG_SEED_PASSWORD": PASSWORD, REQUEST_LOG_VARIABLE: str(self.request_log), **env}
+        self.locust_log = open(self.directory / "locust.log", "w")
+        # A session of its own: Ctrl-C reaches the harness alone, which then stops Locust
+        # with SIGTERM so that it still judges the run.
+        self.locust = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=self.locust_log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+
+    def users_have_started(self, since=0.0):
         if not self.request_log.exists():
             return False
-        return any(" /login/" not in line for line in self.request_log.read_text().splitlines())
+        return any(" /login/" not in line and float(line.split(" ", 1)[0]) >= since
+                   for line in self.request_log.read_text().splitlines())
 
     def stop_locust(self):
         """SIGTERM, as after --run-time: Locust stops the users, judges the run and exits. Its output."""
@@ -382,7 +454,10 @@ class Harness:
             except subprocess.TimeoutExpired:
                 os.killpg(self.server.pid, signal.SIGKILL)
                 self.server.wait()
-        self.database.stop()
+        try:
+            self.database.stop()
+        except ServiceError as error:
+            print(f"Could not stop the database: {error}", file=sys.stderr)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # The faults
@@ -434,6 +509,14 @@ class Harness:
         self.say(f"Locust: {USERS} users of loadtests/locustfile.py; faults every {self.plan.gap:g} s")
         self.start_locust()
         origin = time.time()
+        faults = self.inject_faults(origin)
+        self.wait_until(faults[-1].start + self.plan.tail)
+        self.probe.stopping.set()
+        self.probe.join()
+        output = self.stop_locust()
+        return self.judge(origin, faults, output, self.locust.returncode)
+
+    def inject_faults(self, origin):
         steps = [("worker killed", self.kill_worker), ("workers stalled", self.stall_workers),
                  (self.database.fault_name, self.database.inject), ("slow clients", self.slow_clients)]
         faults = []
@@ -444,17 +527,103 @@ class Harness:
             fault.end = time.time()
             faults.append(fault)
             self.say(f"  injected \"{name}\" at {fault.start - origin:.1f} s ({fault.detail})")
-        self.wait_until(faults[-1].start + self.plan.tail)
-        self.probe.stopping.set()
-        self.probe.join()
-        output = self.stop_locust()
-        return self.judge(origin, faults, output)
+        return faults
 
     def wait_until(self, moment):
-        if self.stopping.wait(max(0.0, moment - time.time())):
-            raise KeyboardInterrupt
+        """Return at `moment`; sooner, raise KeyboardInterrupt when stopping, RunStopped when Locust's run stops (--web)."""
+        while (remaining := moment - time.time()) > 0:
+            # In --web, a look at the run log every POLL seconds.
+            if self.stopping.wait(remaining if self.run_log is None else min(remaining, POLL)):
+                raise KeyboardInterrupt
+            if self.run_log is not None and self.run_has_stopped():
+                raise RunStopped("the run stopped before the faults' schedule ended: no verdict")
 
-    def judge(self, origin, faults, locust_output):
+    # The web UI's runs (--web)
+
+    def run_web(self):
+        """Serve Locust's web UI; inject the faults into each run started with --blog-faults ticked, until Ctrl-C."""
+        self.results = open(self.directory / "results.log", "w", buffering=1)
+        self.run_log = RunLog(self.directory / "runs.log")
+        self.set_up()
+        self.probe = Probe(self.port)
+        self.probe.start()
+        self.start_locust_web()
+        self.say(f"Locust web UI: {self.web_ui} (on {self.api}; Ctrl-C here stops everything). Each run started "
+                 f"with \"Blog faults\" ticked gets the faults, one every {self.plan.gap:g} s, and stops after them.")
+        verdicts = []
+        try:
+            while (started := self.next_fault_run()) is not None:
+                try:
+                    verdicts.append(self.fault_run(*started))
+                except RunStopped as stopped:
+                    self.say(f"Run with faults: {stopped}")
+        except KeyboardInterrupt:
+            pass
+        failed = sum(verdicts)
+        print(f"Stopping everything: {len(verdicts) - failed} of {len(verdicts)} runs with faults passed",
+              flush=True)
+        self.stop_locust()  # SIGTERM: a run still going on is judged, in Locust's log
+        return 1 if failed else 0
+
+    def start_locust_web(self):
+        self.web_ui = f"http://127.0.0.1:{os.environ.get('LOCUST_WEB_PORT') or free_port()}"
+        port = self.web_ui.rsplit(":", 1)[1]
+        # --blog-faults: ticked in the form; the users and options are the form's defaults.
+        self.launch_locust(["--host", self.api, "--web-host", "127.0.0.1", "--web-port", port, *LOCUST_OPTIONS,
+                            "--blog-faults"],
+                           **{RUN_LOG_VARIABLE: str(self.run_log.path), RESULTS_VARIABLE: self.results.name,
+                              API_VARIABLE: self.api})
+        deadline = time.monotonic() + 90
+        while get(int(port), "/", 5) != 200:
+            if self.locust.poll() is not None or time.monotonic() > deadline:
+                raise SetupError(f"Locust's web UI did not start:\n{(self.directory / 'locust.log').read_text()}")
+            time.sleep(0.2)
+
+    def next_fault_run(self):
+        """(when, users) of the next run started with --blog-faults; None once Locust has exited."""
+        while self.locust.poll() is None:
+            while (line := self.run_log.next()) is not None:
+                if line[1] == "start":
+                    return float(line[0]), int(line[2])
+            time.sleep(POLL)
+        self.say(f"Locust exited ({self.locust.returncode})")
+        return None
+
+    def run_has_stopped(self):
+        while (line := self.run_log.next()) is not None:
+            if line[1] == "stop":
+                return True
+        return self.locust.poll() is not None
+
+    def fault_run(self, started, users):
+        """Inject the faults into the web UI's run that started at `started`, stop it, judge it: 1 if it failed."""
+        self.say(f"Run with faults: {users} users of loadtests/locustfile.py; faults every {self.plan.gap:g} s")
+        deadline = time.monotonic() + 90
+        while not self.users_have_started(since=started):
+            if time.monotonic() > deadline:
+                raise RunStopped("the users made no request but logins in 90 s: nothing injected")
+            self.wait_until(time.time() + POLL)
+        origin = time.time()
+        faults = self.inject_faults(origin)
+        self.wait_until(faults[-1].start + self.plan.tail)
+        return self.judge(origin, faults, self.stop_web_run(), None)
+
+    def stop_web_run(self):
+        """Stop the run as the web UI's Stop button does; Locust's output from then until its integrity line."""
+        log = self.directory / "locust.log"
+        before = log.stat().st_size
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"{self.web_ui}/stop", method="POST"), timeout=30).close()
+        except OSError as error:
+            self.say(f"Could not stop the run: {error}")
+        deadline = time.monotonic() + 90  # the count reads behind the integrity line time out after 10 s each
+        while "Integrity" not in (output := log.read_bytes()[before:].decode(errors="replace")):
+            if self.locust.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(POLL)
+        return output
+
+    def judge(self, origin, faults, locust_output, locust_exit):
         requests = []
         for line in self.request_log.read_text().splitlines():
             moment, status = line.split(" ", 2)[:2]
@@ -482,9 +651,9 @@ class Harness:
         self.say(integrity[-1][integrity[-1].index("Integrity"):] if integrity else "Integrity: no line from Locust")
         if not integrity or "LOST" in integrity[-1]:
             problems.append("Locust's integrity line shows lost acknowledged writes, or is missing")
-        if self.locust.returncode != 0:
+        if locust_exit not in (0, None):  # None: Locust goes on serving its web UI
             verdict = [line for line in locust_output.splitlines() if "Load test failed" in line or "Verdict" in line]
-            problems.append(f"Locust exited {self.locust.returncode}: " + (" / ".join(verdict) or "see its output")
+            problems.append(f"Locust exited {locust_exit}: " + (" / ".join(verdict) or "see its output")
                             + "\n" + locust_output[-3000:])
         for problem in problems:
             self.say(f"FAILED: {problem}")
@@ -504,13 +673,16 @@ def main(argv=None):
                         help="fewer seconds between and after faults, for CI (about a minute)")
     parser.add_argument("--recovery-bound", type=float, default=10.0,
                         help="seconds from a fault's start to the probe's first good answer, at most (default 10)")
+    parser.add_argument("--web", action="store_true",
+                        help="Locust's web UI instead of a headless run (on LOCUST_WEB_PORT, or a free port): "
+                             "each run started in it with \"Blog faults\" ticked gets the faults; Ctrl-C ends")
     options = parser.parse_args(argv)
     harness = Harness(options)
     # SIGTERM ends the run as Ctrl-C does: through tear_down.
     signal.signal(signal.SIGTERM, interrupt)
     try:
-        return harness.run()
-    except SetupError as error:
+        return harness.run_web() if options.web else harness.run()
+    except (SetupError, ServiceError) as error:
         print(f"Cannot run the faults: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

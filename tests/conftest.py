@@ -1,5 +1,4 @@
 import os
-import pwd
 import secrets
 import shutil
 import subprocess
@@ -19,16 +18,9 @@ from rest_framework.test import APIClient
 
 from blog.models import Comment, Post
 from blogproject import serve
+from loadtests.private_services import PrivatePostgres, ServiceError, Tmpfs, missing_postgres
 
-from .helpers import (
-    PROJECT_DIR,
-    TIED_ROWS,
-    PrivatePostgres,
-    free_port,
-    listening_workers,
-    postgres_bindir,
-    server_database_url,
-)
+from .helpers import PROJECT_DIR, TIED_ROWS, free_port, listening_workers, server_database_url
 
 
 
@@ -181,18 +173,12 @@ def server_url(server):
 
 @pytest.fixture
 def private_postgres():
-    """A running PostgreSQL server of the test's own (tests.helpers.PrivatePostgres), removed afterwards."""
-    bindir = postgres_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL's server programs (initdb, pg_ctl) are not installed: apt-get install postgresql")
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root, and there is no `postgres` user to run initdb as (it refuses root)")
+    """A running PostgreSQL server of the test's own (loadtests.private_services.PrivatePostgres), removed afterwards."""
+    if problem := missing_postgres():
+        pytest.skip(problem)
     # Not under pytest's tmp_path, which only its owner (root) may enter.
     directory = tempfile.mkdtemp(prefix="blog-postgres-")
-    postgres = PrivatePostgres(bindir, directory, free_port())
+    postgres = PrivatePostgres(directory, free_port())
     try:
         postgres.create()
         postgres.start()
@@ -207,15 +193,14 @@ def private_postgres():
 def small_filesystem():
     """The directory of a 2 MB file system of the test's own (tmpfs), for running out of space."""
     directory = Path(tempfile.mkdtemp(prefix="blog-small-fs-"))
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(directory)], capture_output=True, text=True,
-    )
-    if mounted.returncode != 0:
+    filesystem = Tmpfs(directory, "2m")
+    try:
+        filesystem.mount()
+    except ServiceError as error:
         directory.rmdir()
-        # A loop-mounted image needs the same privilege (CAP_SYS_ADMIN) as tmpfs.
-        pytest.skip(f"cannot mount a small tmpfs (needs root or CAP_SYS_ADMIN): {mounted.stderr.strip()}")
+        pytest.skip(str(error))
     try:
         yield directory
     finally:
-        subprocess.run(["umount", str(directory)], check=True)
+        filesystem.unmount()
         directory.rmdir()

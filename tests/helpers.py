@@ -1,10 +1,7 @@
 """Plain helpers the tests share; the fixtures are in conftest.py."""
-import glob
 import http.client
 import json
 import os
-import pwd
-import shutil
 import socket
 import subprocess
 import sys
@@ -90,60 +87,6 @@ def manage(env, *args):
         [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True,
     )
     assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
-
-
-def postgres_bindir():
-    """The directory of PostgreSQL's server programs (initdb, pg_ctl), or None if they are not installed."""
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True).stdout.strip()
-        if os.path.exists(os.path.join(bindir, "initdb")):
-            return bindir
-    # Debian's packages keep initdb and pg_ctl out of PATH.
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return os.path.dirname(found[-1]) if found else None
-
-
-class PrivatePostgres:
-    """A PostgreSQL server of a test's own in `directory` on `port`, which the test may stop and start.
-
-    Never the shared server on 5432: stopping that would fail everyone else's tests. As
-    root, its programs run as the `postgres` user, since initdb and postgres refuse root.
-    """
-
-    def __init__(self, bindir, directory, port):
-        self.bindir = bindir
-        self.directory = Path(directory)
-        self.port = port
-        self.url = f"postgres://postgres@127.0.0.1:{port}/postgres"
-        self.run_as = []
-        if os.geteuid() == 0:
-            self.run_as = ["runuser", "-u", "postgres", "--"]
-            owner = pwd.getpwnam("postgres")
-            os.chown(self.directory, owner.pw_uid, owner.pw_gid)
-
-    def run(self, program, *args):
-        result = subprocess.run(
-            [*self.run_as, os.path.join(self.bindir, program), *args],
-            cwd=self.directory, capture_output=True, text=True,
-        )
-        assert result.returncode == 0, f"{program} {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
-
-    def create(self):
-        # Trust on loopback and no fsync: a throwaway server for one test.
-        self.run("initdb", "-D", "data", "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-
-    def start(self):
-        """Start the server and return once it accepts connections (pg_ctl -w)."""
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self.run("pg_ctl", "-D", "data", "-l", "server.log", "-o", options, "-w", "start")
-
-    def stop(self):
-        """Stop the server as an operator's restart does: its sessions are ended, their clients told."""
-        self.run("pg_ctl", "-D", "data", "-m", "fast", "-w", "stop")
-
-    def is_running(self):
-        return (self.directory / "data" / "postmaster.pid").exists()
 
 
 def http_json(url, method, path, body=None, headers=None):

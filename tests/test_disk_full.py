@@ -5,11 +5,12 @@ Live: granian on an SQLite file on a 2 MB file system of the test's own (small_f
 filled by a file the test writes and removes. It waits for events, never for a length of
 time; BOUND only stops a broken server from hanging the suite.
 """
-import errno
 import sqlite3
 from contextlib import closing
 
 import pytest
+
+from loadtests.private_services import fill
 
 from .helpers import http_json, manage, wait_for
 
@@ -36,18 +37,6 @@ def server_env(server_env, database_file):
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "seed_blog", "--users", "1", "--posts", "3", "--comments", "3", "--password", PASSWORD, "-v0")
     return env
-
-
-def fill(path):
-    """Write `path` until the file system has no room left."""
-    with open(path, "wb", buffering=0) as filler:
-        for chunk in (1024 * 1024, 64 * 1024, 4096, 512, 1):
-            try:
-                while True:
-                    filler.write(b"\0" * chunk)
-            except OSError as error:
-                if error.errno != errno.ENOSPC:
-                    raise
 
 
 def test_a_full_disk_makes_writes_507_and_reads_go_on_until_space_is_freed(
