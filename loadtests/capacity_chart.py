@@ -20,7 +20,7 @@ def draw(report, output):
     users = [step["users"] for step in steps]
     rps = [step["rps"] for step in steps]
     p95 = [step["p95_ms"] for step in steps]
-    slo_ms = report["options"]["blog_max_p95_ms"]
+    slo_ms = report["options"]["blog_max_response_time"]  # --blog-max-p95-ms
     fig, throughput_axis = plt.subplots(figsize=(9, 5.2))
     latency_axis = throughput_axis.twinx()
     throughput_axis.plot(users, rps, "o-", color="tab:blue", label="throughput (req/s)")

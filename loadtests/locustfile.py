@@ -22,9 +22,11 @@ the only process) checks that the API answers, describes what the users call, ha
 to read and accepts the accounts; if not, it refuses the run and says how to fix it.
 
 After a run the master (or the only process) judges it, and a headless run prints the
-verdict last (and puts it at the top of the --html report): a summary, the integrity
-line "acknowledged N, stored N" (the writes the API answered 201 to, against how much
-the post and comment counts grew), the open model's latencies, the capacity found. A
+verdict last (and puts it at the top of the --html report); the web UI shows it in its
+Verdict tab once the run stops, and a start the check refuses as the form's error. The
+verdict: a summary, the integrity line "acknowledged N, stored N" (the writes the API
+answered 201 to, against how much the post and comment counts grew), the open model's
+latencies, the capacity found. A
 lost write, more failures than --blog-max-fail-ratio, a p95 (logins left out) above
 --blog-max-p95-ms, fewer requests than --blog-min-requests, an exception in this file's
 code or a refused start make the exit code 1; a capacity search limited by Locust's own
@@ -45,6 +47,7 @@ import json
 import logging
 import os
 import random
+import socket
 import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass
@@ -55,7 +58,9 @@ from gevent.event import Event
 from gevent.lock import Semaphore
 import psutil
 from locust import FastHttpUser, LoadTestShape, TaskSet, events, task
-from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+from locust.runners import (
+    STATE_CLEANUP, STATE_RUNNING, STATE_SPAWNING, STATE_STOPPING, MasterRunner, WorkerRunner,
+)
 from locust.html import get_html_report
 from locust.stats import CSV_STATS_INTERVAL_SEC, RequestStats, StatsEntry, calculate_response_time_percentile
 
@@ -105,23 +110,30 @@ def add_blog_options(parser):
         "--blog-max-fail-ratio", env_var="BLOG_LOADTEST_MAX_FAIL_RATIO", type=float, default=0.01,
         help="Exit code 1 when a larger share of all requests failed. Default: %(default)s",
     )
+    # The web UI shows each help text on one line after the field's name, cut where the field
+    # ends (about 145 characters in all in a 1280-pixel window): the first words must say it all.
+    # Logins are left out of the p95 as each is a password check, slow by design; in the open
+    # model it is counted from the planned starts. Not dest="blog_max_p95_ms": the web UI names
+    # each field after its dest, split before every digit ("Blog Max P9 5Ms"), and sends the
+    # form back under that split name ("blog_max_p9_5ms"), which Locust then ignores.
     parser.add_argument(
-        "--blog-max-p95-ms", env_var="BLOG_LOADTEST_MAX_P95_MS", type=int, default=500,
-        help="Exit code 1 when the 95th percentile response time of every request but logins (each a "
-             "password check, slow by design) is above this many milliseconds; in the open model, counted "
-             "from the planned starts; with --blog-capacity, the SLO each step must meet. Default: %(default)s",
+        "--blog-max-p95-ms", dest="blog_max_response_time", env_var="BLOG_LOADTEST_MAX_P95_MS", type=int,
+        default=500,
+        help="Exit code 1 when the p95 response time in ms, logins left out, is above this; the capacity "
+             "search's SLO. Default: %(default)s",
     )
+    # A run that measured nothing has not passed.
     parser.add_argument(
         "--blog-min-requests", env_var="BLOG_LOADTEST_MIN_REQUESTS", type=int, default=10,
-        help="Exit code 1 when the users completed fewer requests than this (logins not counted): "
-             "a run that measured nothing has not passed. Default: %(default)s",
+        help="Exit code 1 when the users completed fewer requests than this, logins not counted. "
+             "Default: %(default)s",
     )
+    # As k6's constant-arrival-rate; latency is also reported from each request's planned start,
+    # as wrk2 does. Off, the users wait for each answer (Locust's closed model).
     parser.add_argument(
         "--blog-arrival-rate", env_var="BLOG_ARRIVAL_RATE", type=float, default=0,
-        help="Open model: start this many requests a second in all, answered or not (as k6's "
-             "constant-arrival-rate), sent by a pool of --users users; latency is also reported from "
-             "each request's planned start (as wrk2 does). 0: off, the users wait for each answer. "
-             "Default: %(default)s",
+        help="Open model: start this many requests a second, answered or not, from a pool of --users users; "
+             "0: off. Default: %(default)s",
     )
     # The capacity search (--blog-capacity): users grow in steps until the API breaks the SLO
     # (--blog-max-p95-ms, --blog-max-fail-ratio) or its throughput stops growing; --users and
@@ -142,17 +154,18 @@ def add_blog_options(parser):
     )
     parser.add_argument(
         "--blog-capacity-hold", env_var="BLOG_CAPACITY_HOLD", type=float, default=10,
-        help="Seconds each step is measured for, after its users have started and settled; a step "
-             "that is not steady is held up to twice longer. Default: %(default)s",
+        help="Seconds each step is measured for once its users have settled; up to twice that while it is "
+             "not steady. Default: %(default)s",
     )
     parser.add_argument(
         "--blog-capacity-settle", env_var="BLOG_CAPACITY_SETTLE", type=float, default=3,
         help="Seconds between a step's last user starting and its measurement. Default: %(default)s",
     )
+    # Such a step is measured twice before it ends the search.
     parser.add_argument(
         "--blog-capacity-min-gain", env_var="BLOG_CAPACITY_MIN_GAIN", type=float, default=0.1,
-        help="The knee: the first step whose throughput is less than this share above the step "
-             "before's (measured twice before it ends the search). Default: %(default)s",
+        help="The knee: a step that gains less than this share of throughput on the one before ends the "
+             "search. Default: %(default)s",
     )
     parser.add_argument(
         "--blog-capacity-max-users", env_var="BLOG_CAPACITY_MAX_USERS", type=int, default=10000,
@@ -160,8 +173,7 @@ def add_blog_options(parser):
     )
     parser.add_argument(
         "--blog-capacity-report", env_var="BLOG_CAPACITY_REPORT", default="reports/capacity.json",
-        help="Where the search writes its steps and verdict as JSON (relative to the working "
-             "directory; empty for none). Default: %(default)s",
+        help="Where the search writes its steps and verdict as JSON; empty for none. Default: %(default)s",
     )
     # Locust's web UI shows each help text as written, where only argparse's --help expands
     # %(default)s: write each default into its text once, here, for both. (Relies on Locust's
@@ -1018,8 +1030,9 @@ class CapacitySearch(LoadTestShape):
                         else f"not steady (Little's law: {step.in_flight:.1f} in flight of {step.users} users)")
             return
         previous = self.steps[-1] if self.steps else None
-        if step.p95_ms > options.blog_max_p95_ms:
-            step.broke, step.slo_met = f"p95 {step.p95_ms} ms is over the SLO's {options.blog_max_p95_ms} ms", False
+        if step.p95_ms > options.blog_max_response_time:
+            step.broke = f"p95 {step.p95_ms} ms is over the SLO's {options.blog_max_response_time} ms"
+            step.slo_met = False
         elif step.fail_ratio > options.blog_max_fail_ratio:
             step.broke = (f"{100 * step.fail_ratio:.2f}% of requests failed, over the SLO's "
                           f"{100 * options.blog_max_fail_ratio:g}%")
@@ -1048,7 +1061,7 @@ class CapacitySearch(LoadTestShape):
     def verdict(self):
         """The capacity lines, the exit code they call for, and the same as data for the report."""
         options = self.environment.parsed_options
-        slo = f"SLO: p95 <= {options.blog_max_p95_ms} ms, failures <= {100 * options.blog_max_fail_ratio:g}%"
+        slo = f"SLO: p95 <= {options.blog_max_response_time} ms, failures <= {100 * options.blog_max_fail_ratio:g}%"
         good = [step for step in self.steps if step.slo_met]  # the knee's step too: it met the SLO
         best = max(good, key=lambda step: step.rps) if good else None
         last = self.steps[-1] if self.steps else None
@@ -1074,9 +1087,9 @@ class CapacitySearch(LoadTestShape):
             "capacity": asdict(best) if best else None,
             "steps": [asdict(step) for step in self.steps],
             "options": {key: value for key, value in vars(options).items()
-                        if key.startswith("blog_capacity") or key in ("blog_max_p95_ms", "blog_max_fail_ratio",
-                                                                        "blog_min_wait", "blog_max_wait",
-                                                                        "blog_write_percent", "host")},
+                        if key.startswith("blog_capacity") or key in ("blog_max_response_time", "blog_max_fail_ratio",
+                                                                      "blog_min_wait", "blog_max_wait",
+                                                                      "blog_write_percent", "host")},
         }
         return lines, code, data
 
@@ -1229,8 +1242,10 @@ def on_test_start(environment, **kwargs):
     VERDICT = RunVerdict()
     if problem := option_problem(environment.parsed_options) or target_problem(environment):
         refuse_run(environment, problem)
+        WEB_VERDICT.refused(problem)
         raise gevent.GreenletExit  # ends runner.start() before any user starts (see "Relies on")
     VERDICT.counts_before = read_counts(environment.host)
+    WEB_VERDICT.running()
     OPEN_MODEL.start(environment.parsed_options.blog_arrival_rate)  # on a master: where workers' figures add up
     if not isinstance(runner, MasterRunner):
         TALLY.start()  # the only process runs the users itself
@@ -1266,7 +1281,15 @@ def on_test_stop(environment, **kwargs):
     if isinstance(environment.runner, WorkerRunner) or VERDICT.counts_before is None:
         return
     # In a greenlet: a master's workers send their final reports only after this event.
-    VERDICT.reporter = gevent.spawn(report_run, environment, VERDICT)
+    VERDICT.reporter = gevent.spawn(judge_run, environment, VERDICT)
+
+
+def judge_run(environment, verdict):
+    """Judge the run, then show the verdict in the web UI (whatever happened to the judging)."""
+    try:
+        report_run(environment, verdict)
+    finally:
+        WEB_VERDICT.show(web_verdict_lines(environment, verdict))
 
 
 def acknowledged_writes(environment, verdict):
@@ -1340,20 +1363,35 @@ def on_quitting(environment, **kwargs):
         # Long enough for the workers' final reports and the count reads (10 s timeouts).
         VERDICT.reporter.join(timeout=60)
     options = environment.parsed_options
+    if not options.headless and VERDICT.counts_before is None and not VERDICT.problems:
+        return  # the web UI ran nothing: nothing to judge, and exit code 0
+    if options.blog_arrival_rate and VERDICT.counts_before is not None:
+        tell(environment, logging.INFO, OPEN_MODEL.summary(environment))
+    problems, code = gate_problems(environment, VERDICT)
+    for problem in problems:
+        tell(environment, logging.ERROR, f"Load test failed: {problem}")
+    environment.process_exit_code = 1 if problems or VERDICT.problems else code
+    if options.csv_prefix:
+        # Locust rewrites its CSV files every CSV_STATS_INTERVAL_SEC: once more, with the final figures.
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.5)
+
+
+def gate_problems(environment, verdict):
+    """What the run failed besides its integrity, in words that say how to fix it; and the exit code the capacity
+    search calls for."""
+    options = environment.parsed_options
     total = environment.stats.total
     problems = []
     logins = environment.stats.entries.get((LOGIN, "POST"))
     measured = total.num_requests - (logins.num_requests if logins else 0)
-    if not VERDICT.problems and measured < options.blog_min_requests:
+    if not verdict.problems and measured < options.blog_min_requests:
         problems.append(f"the users completed {measured} requests besides logins, fewer than --blog-min-requests "
                         f"{options.blog_min_requests}: the run measured too little to judge (a longer --run-time, "
                         "or more users; on a busy machine the start-up check and logins take longer)")
-    open_model = options.blog_arrival_rate and VERDICT.counts_before is not None
-    if open_model:
-        tell(environment, logging.INFO, OPEN_MODEL.summary(environment))
-    if environment.shape_class is SEARCH and SEARCH is not None and VERDICT.counts_before is not None:
+    open_model = options.blog_arrival_rate and verdict.counts_before is not None
+    if environment.shape_class is SEARCH and SEARCH is not None and verdict.counts_before is not None:
         # The SLO is judged step by step (report_run): the last step breaks it by design.
-        code = VERDICT.capacity_code
+        code = verdict.capacity_code
     else:
         code = 0
         if total.fail_ratio > options.blog_max_fail_ratio:
@@ -1365,21 +1403,16 @@ def on_quitting(environment, **kwargs):
             judged, p95 = "from the planned starts", percentile(OPEN_MODEL.corrected, 0.95)
         else:
             judged, p95 = "of every request but logins", p95_of(take_snapshot(environment))
-        if p95 > options.blog_max_p95_ms:
+        if p95 > options.blog_max_response_time:
             problems.append(f"p95 response time {judged}, {p95} ms, is over --blog-max-p95-ms "
-                            f"{options.blog_max_p95_ms}" + (
+                            f"{options.blog_max_response_time}" + (
                                 " (while the users log in at the start, their password checks slow every "
                                 "request: a longer --run-time dilutes them)" if logins and logins.num_requests
                                 else ""))
     if errors := sum(row["count"] for row in environment.runner.exceptions.values()):
         problems.append(f"the users' code raised {errors} exceptions (tracebacks above, and in the report's "
                         "Exceptions tab): the locustfile is broken, whatever the API did")
-    for problem in problems:
-        tell(environment, logging.ERROR, f"Load test failed: {problem}")
-    environment.process_exit_code = 1 if problems or VERDICT.problems else code
-    if options.csv_prefix:
-        # Locust rewrites its CSV files every CSV_STATS_INTERVAL_SEC: once more, with the final figures.
-        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.5)
+    return problems, code
 
 
 @events.quit.add_listener
@@ -1427,3 +1460,154 @@ def write_html_report(environment, path, lines):
         os.makedirs(folder, exist_ok=True)
     with open(path, "w", encoding="utf-8") as file:
         file.write(report.replace(marker, block + marker, 1))
+
+
+# =========================================================================================
+# The verdict in the web UI
+# =========================================================================================
+#
+# The web UI shows each run's verdict in a tab of its own, and a refused start as the form's
+# error: where the person who pressed Start is looking. The tab comes through the modern web
+# UI's extension points, as Locust's examples/extend_modern_web_ui.py uses them: template_args
+# "extended_tabs" and "extended_tables" add a table, whose rows an after_request hook adds to
+# /stats/requests as "extended_stats".
+#
+# Relies on, besides, for want of a documented way; check each on a Locust upgrade:
+# - web_ui.template_args persists between the UI's update_template_args() calls, so the tab
+#   is on the UI's own page rather than on a second route as in the example.
+# - The UI asks for /stats/requests only while a run spawns or runs, and stops at the first
+#   answer that says otherwise: a before_request hook holds the answers while a run stops until
+#   its verdict is known. (Locust caches that answer 2 s: one that still says "running" may
+#   come with the verdict; the next says "stopped".)
+# - A /swarm answer {"success": false, "message": ...} keeps the form open with the message
+#   under it: an after_request hook holds the answer until the start-up check has decided.
+# - The form names each field after its option's dest in camelCase and sends it back split
+#   before every capital and digit: no dest has a digit (see --blog-max-p95-ms).
+
+VERDICT_TAB = "verdict"
+# Seconds: the start-up check's and the count reads' timeouts, and a master's wait for final reports.
+WEB_VERDICT_WAIT = 90
+
+
+class WebVerdict:
+    """What the web UI's Verdict tab shows, and whether the run it is about has been decided yet."""
+
+    def __init__(self):
+        self.lines = ["No run yet: each run's verdict shows here once it stops."]
+        self.refusal = None
+        self.settled = Event()  # clear while a run's start-up check or its judging is going on
+        self.settled.set()
+
+    def starting(self):
+        self.lines, self.refusal = ["Starting: the start-up check is looking at the API."], None
+        self.settled.clear()
+
+    def refused(self, problem):
+        self.lines, self.refusal = ["Verdict: REFUSED (the run did not start)", problem], problem
+        self.settled.set()
+
+    def running(self):
+        self.lines = ["Running: the verdict shows here once the run stops."]
+        self.settled.set()
+
+    def judging(self):
+        self.lines = ["Stopping: the verdict shows here once the run is judged."]
+        self.settled.clear()
+
+    def show(self, lines):
+        self.lines = lines
+        self.settled.set()
+
+
+WEB_VERDICT = WebVerdict()
+
+
+@events.test_stopping.add_listener
+def on_test_stopping(environment, **kwargs):
+    # From the first moment of the stop: a master may say "stopped" before its test_stop event.
+    if not isinstance(environment.runner, WorkerRunner) and VERDICT.counts_before is not None:
+        WEB_VERDICT.judging()
+
+
+def web_verdict_lines(environment, verdict):
+    """The verdict as a headless run prints it, judged as soon as the run has stopped, and the gates it was held to."""
+    options = environment.parsed_options
+    problems, code = gate_problems(environment, verdict)
+    code = 1 if problems or verdict.problems else code
+    lines = [f"Verdict: {VERDICT_NAMES.get(code, 'FAILED')} (exit code {code})"]
+    lines += [text for _, text in verdict.lines]
+    if options.blog_arrival_rate:
+        lines.append(OPEN_MODEL.summary(environment))
+    lines += [f"Load test failed: {problem}" for problem in problems]
+    lines += verdict.capacity
+    if not verdict.capacity:
+        lines.append(f"Gates: no acknowledged write lost; failures <= {100 * options.blog_max_fail_ratio:g}% "
+                     f"(--blog-max-fail-ratio); p95 without logins <= {options.blog_max_response_time} ms "
+                     f"(--blog-max-p95-ms); requests besides logins >= {options.blog_min_requests} "
+                     "(--blog-min-requests)")
+    return lines
+
+
+@events.init.add_listener
+def show_the_verdict_in_the_web_ui(environment, web_ui=None, **kwargs):
+    if web_ui is None:
+        return
+    check_web_port(web_ui)
+    from flask import g, request  # Locust's web UI is Flask; only it needs the import
+
+    runner = environment.runner
+    web_ui.template_args["extended_tabs"] = [{"title": "Verdict", "key": VERDICT_TAB}]
+    web_ui.template_args["extended_tables"] = [
+        {"key": VERDICT_TAB, "structure": [{"key": "text", "title": "The last run's verdict"}]},
+    ]
+
+    @web_ui.app.before_request
+    def hold_until_decided():
+        if request.path == "/swarm" and request.method == "POST":
+            g.blog_starts = runner.state not in (STATE_SPAWNING, STATE_RUNNING)  # else the form edits a run
+            if g.blog_starts:
+                WEB_VERDICT.starting()
+        elif request.path == "/stats/requests":
+            deadline = time.monotonic() + WEB_VERDICT_WAIT
+            while (runner.state in (STATE_CLEANUP, STATE_STOPPING) or not WEB_VERDICT.settled.is_set()) \
+                    and time.monotonic() < deadline:
+                gevent.sleep(0.1)
+
+    @web_ui.app.after_request
+    def add_the_verdict(response):
+        if request.path == "/stats/requests" and response.is_json:
+            rows = [{"text": line} for line in WEB_VERDICT.lines]
+            response.set_data(json.dumps({**response.json, "extended_stats": [{"key": VERDICT_TAB, "data": rows}]}))
+        elif request.path == "/swarm" and g.get("blog_starts") and response.is_json:
+            if not response.json["success"]:
+                WEB_VERDICT.show([f"The run did not start: {response.json['message']}"])
+            elif WEB_VERDICT.settled.wait(timeout=WEB_VERDICT_WAIT) and WEB_VERDICT.refusal:
+                response.set_data(json.dumps({"success": False, "host": environment.host,
+                                              "message": f"The run did not start: {WEB_VERDICT.refusal}"}))
+        return response
+
+
+def check_web_port(web_ui):
+    """Stop with one line and exit code 1 when the web UI's port is taken, where Locust prints two tracebacks and
+    shuts down."""
+    shown = web_ui.host or "0.0.0.0"
+    with socket.socket(socket.AF_INET6 if ":" in shown else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gevent's server binds it
+        try:
+            probe.bind((web_ui.host, web_ui.port))
+        except OSError as error:
+            raise SystemExit(
+                f"Locust's web UI cannot listen on {shown}:{web_ui.port}: {error.strerror.lower()}. Stop what "
+                f"listens there (another Locust?), or choose another port: --web-port, or LOCUST_WEB_PORT "
+                f"(make run LOCUST_WEB_PORT={web_ui.port + 1})."
+            ) from None
+
+
+@events.init.add_listener
+def quiet_ctrl_c(environment, **kwargs):
+    # Ctrl-C reaches Locust as a KeyboardInterrupt in gevent's hub, which prints it bare (a
+    # line and a timestamp) before Locust catches it and shuts down as after --run-time: the
+    # verdict then comes last as usual. Hub.NOT_ERROR, gevent's documented knob, drops that print.
+    hub = gevent.get_hub()
+    if not issubclass(KeyboardInterrupt, hub.NOT_ERROR):
+        hub.NOT_ERROR = (*hub.NOT_ERROR, KeyboardInterrupt)

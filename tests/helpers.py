@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -113,3 +114,12 @@ def wait_for(condition, what):
         if time.monotonic() > deadline:
             pytest.fail(f"Still waiting, after {BOUND} s, for {what}")
         time.sleep(0.1)
+
+
+def answers(url):
+    """Whether `url` answers a GET with a 2xx or 3xx; False while nothing listens there."""
+    try:
+        urllib.request.urlopen(url, timeout=5).close()
+        return True
+    except OSError:
+        return False

@@ -1,24 +1,29 @@
 """What a person sees in a browser: the API's Swagger UI and the load tests' Locust web UI.
 
 Debian's Chromium and chromedriver drive them through Selenium (no browser download);
-each test leaves a screenshot in /tmp to look at when it fails.
+each test leaves a screenshot in reports/screenshots/ to look at when it fails.
 """
+import json
 import os
+import re
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
-from .helpers import PROJECT_DIR, free_port, manage, wait_for
-from .test_capacity import answers
+from .helpers import BOUND, PROJECT_DIR, answers, free_port, manage, wait_for
+from .test_loadtests import PASSWORD, seed
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 # How long a page may take to show an element: the machine is shared and slow at times.
 WAIT = 30
+SCREENSHOTS = PROJECT_DIR / "reports" / "screenshots"
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="Selenium is not installed: pip install -r requirements-dev.txt")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -52,6 +57,11 @@ def browser():
         driver.quit()
 
 
+def screenshot(browser, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
 def visible(browser, css, within=None):
     """The element `css` finds (inside `within`), once it is visible; fails after WAIT seconds."""
     return WebDriverWait(within or browser, WAIT).until(
@@ -74,7 +84,7 @@ def test_swagger_ui_prefills_a_readable_login_shows_reads_without_a_padlock_and_
 
     visible(browser, ".try-out__btn", within=login).click()
     body = visible(browser, "textarea.body-param__text", within=login).get_attribute("value")
-    browser.save_screenshot("/tmp/test_browser_swagger_login.png")
+    screenshot(browser, "swagger_login")
 
     assert '"username": "seed_user_1"' in body
     assert all(character.isprintable() or character == "\n" for character in body), repr(body)
@@ -87,7 +97,7 @@ def test_swagger_ui_prefills_a_readable_login_shows_reads_without_a_padlock_and_
 
     browser.find_element(By.CSS_SELECTOR, ".btn.authorize").click()
     dialog = visible(browser, ".modal-ux")
-    browser.save_screenshot("/tmp/test_browser_swagger_authorize.png")
+    screenshot(browser, "swagger_authorize")
     assert "Type Token <key> (the word Token, a space, then the key), where <key> is the token" in dialog.text
 
 
@@ -96,6 +106,7 @@ def locust_web_ui(server_url, tmp_path):
     """The URL of Locust's web UI, run on the locustfile against `server_url`."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOG_", "LOCUST_"))}
+    env["BLOG_SEED_PASSWORD"] = PASSWORD
     with open(tmp_path / "locust.log", "w") as log:
         locust = subprocess.Popen(
             [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py", "--web-host", "127.0.0.1",
@@ -123,8 +134,110 @@ def test_locust_web_ui_shows_the_custom_parameters_defaults_not_argparse_placeho
             expected_conditions.visibility_of_element_located((By.XPATH, "//label[starts-with(., 'Blog Accounts')]"))
         )
     finally:
-        browser.save_screenshot("/tmp/test_browser_locust.png")
+        screenshot(browser, "locust_custom_parameters")
     text = browser.find_element(By.TAG_NAME, "body").text
 
     assert "How many accounts the simulated users are spread over. Default: 10" in text
     assert "%(default)s" not in text and "%(default)s" not in browser.page_source
+
+
+def open_custom_parameters(browser):
+    """Open the form's "Custom parameters" section; their labels, once it has opened all the way."""
+    WebDriverWait(browser, WAIT).until(
+        expected_conditions.element_to_be_clickable((By.XPATH, "//*[text()='Custom parameters']"))
+    ).click()
+    WebDriverWait(browser, WAIT).until(expected_conditions.visibility_of_element_located((By.NAME, "blogAccounts")))
+    labels = browser.find_elements(By.XPATH, "//label[starts-with(normalize-space(), 'Blog ')]")
+    # Until the section has opened all the way, the fields below are hidden.
+    WebDriverWait(browser, WAIT).until(lambda browser: all(label.is_displayed() for label in labels))
+    return labels
+
+
+def fill(browser, fields):
+    """Type each value over what the form's field `name` holds (React sees keystrokes, not .clear())."""
+    for name, value in fields.items():
+        field = browser.find_element(By.NAME, name)
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(value)
+
+
+def button(browser, text):
+    return WebDriverWait(browser, WAIT).until(
+        expected_conditions.element_to_be_clickable((By.XPATH, f"//button[normalize-space()='{text}']"))
+    )
+
+
+def requests_besides_logins(web_ui):
+    with urllib.request.urlopen(f"{web_ui}stats/requests", timeout=BOUND) as response:
+        rows = json.load(response)["stats"]
+    return sum(row["num_requests"] for row in rows if row["name"] not in ("/login/", "Aggregated"))
+
+
+def verdict_shown(browser):
+    """The Verdict tab's text once it holds a verdict and the page says the run has stopped, else False."""
+    text = " ".join(table.text for table in browser.find_elements(By.TAG_NAME, "table"))
+    stopped = "STOPPED" in browser.find_element(By.TAG_NAME, "header").text
+    return stopped and "Verdict: " in text and text
+
+
+def test_locust_web_ui_names_each_custom_parameter_in_words_and_shows_all_of_its_help(locust_web_ui, browser):
+    browser.get(locust_web_ui)
+    try:
+        labels = open_custom_parameters(browser)
+        texts = [label.text for label in labels]
+        cut = [label.text for label in labels
+               if browser.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", label)]
+    finally:
+        screenshot(browser, "locust_custom_parameter_labels")
+
+    names = [text.split(" (", 1)[0] for text in texts]
+    assert "Blog Accounts" in names and "Blog Capacity Min Gain" in names, texts
+    assert [name for name in names if not re.fullmatch(r"Blog( [A-Z][a-z]+)+", name)] == []
+    assert ("Blog Max Response Time (Exit code 1 when the p95 response time in ms, logins left out, is above this; "
+            "the capacity search's SLO. Default: 500)") in texts
+    assert cut == []
+
+
+def test_a_run_started_from_the_form_shows_its_verdict_in_the_verdict_tab_once_stopped(locust_web_ui, browser):
+    seed()
+    browser.get(locust_web_ui)
+    open_custom_parameters(browser)
+    fill(browser, {"userCount": "2", "spawnRate": "2", "blogMinWait": "0", "blogMaxWait": "0.1",
+                   "blogMinRequests": "1", "blogMaxResponseTime": "60000"})
+    button(browser, "Start").click()
+    wait_for(lambda: requests_besides_logins(locust_web_ui) >= 5, "the run's first requests")
+    button(browser, "Stop").click()
+    WebDriverWait(browser, WAIT).until(
+        expected_conditions.element_to_be_clickable((By.XPATH, "//*[@role='tab'][normalize-space()='Verdict']"))
+    ).click()
+    try:
+        # No reload: the page shows the verdict on its own once the run is judged.
+        text = WebDriverWait(browser, BOUND).until(verdict_shown)
+    finally:
+        screenshot(browser, "locust_verdict_tab")
+
+    assert "Verdict: PASSED (exit code 0)" in text, text
+    assert re.search(r"Summary: \d+ requests, 0 failed", text), text
+    assert re.search(r"Integrity: acknowledged \d+, stored \d+ .*: no writes lost", text), text
+    # What the form said reached the run: the field's name survives the form's round trip.
+    assert "p95 without logins <= 60000 ms (--blog-max-p95-ms)" in text, text
+    assert "Load test failed" not in text
+
+
+def test_a_run_the_start_up_check_refuses_keeps_the_form_open_and_says_why(locust_web_ui, browser):
+    browser.get(locust_web_ui)  # nothing seeded: the API has no posts for readers to read
+    open_custom_parameters(browser)
+    fill(browser, {"userCount": "1", "spawnRate": "1"})
+    button(browser, "Start").click()
+    try:
+        alert = WebDriverWait(browser, BOUND).until(
+            expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, "[role='alert']"))
+        )
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", alert)
+        text = alert.text
+    finally:
+        screenshot(browser, "locust_refused_run")
+
+    assert text.startswith("The run did not start: The API at http://127.0.0.1:"), text
+    assert "has no posts for readers to read: load the demo data with `python manage.py seed_blog`" in text
+    assert button(browser, "Start").is_displayed()

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from .helpers import PROJECT_DIR, free_port, wait_for
+from .helpers import PROJECT_DIR, answers, free_port, wait_for
 from .test_loadtests import PASSWORD, run_locust, seed
 
 SLEEP = 0.05  # seconds: much more than the API's own time, so the ceiling is known within a few %
@@ -127,7 +127,7 @@ import locust  # first, as `locust -f` does: it patches the standard library for
 import loadtests.locustfile as locustfile
 
 options = types.SimpleNamespace(
-    blog_capacity_start_users=2, blog_capacity_growth=1.5, blog_max_p95_ms=500, blog_max_fail_ratio=0.01,
+    blog_capacity_start_users=2, blog_capacity_growth=1.5, blog_max_response_time=500, blog_max_fail_ratio=0.01,
     blog_min_wait=0.0, blog_max_wait=0.0, blog_write_percent=0, host="http://127.0.0.1:9")
 search = locustfile.CapacitySearch(types.SimpleNamespace(parsed_options=options, runner=None))
 for users, rps, p95, cpu, broke, slo_met in json.loads(sys.argv[1]):
@@ -200,11 +200,3 @@ def test_the_web_ui_runs_the_search_when_its_custom_parameter_is_ticked(server_u
     assert [int(users) for users in re.findall(r"Capacity step (\d+) users", output)] == [3, 4], output
     assert "the search reached --blog-capacity-max-users 4" in output
     assert json.loads((tmp_path / "c.json").read_text())["steps"][0]["users"] == 3
-
-
-def answers(url):
-    try:
-        urllib.request.urlopen(url, timeout=5).close()
-        return True
-    except OSError:
-        return False

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from django.contrib.auth.hashers import make_password
 
 from blog.models import Comment, Post
 
-from .helpers import PROJECT_DIR, free_port
+from .helpers import BOUND, PROJECT_DIR, answers, free_port, wait_for
 
 PASSWORD = "load-test-password"
 READER_REQUESTS = {
@@ -65,10 +66,12 @@ def seed(accounts=10, pattern="seed_user_{n}", posts=30, comments=60):
     )
 
 
-def run_locust(server_url, tmp_path, *options, env=None, users=4, stop_when=None, meanwhile=None, limit=120):
+def run_locust(server_url, tmp_path, *options, env=None, users=4, stop_when=None, meanwhile=None, limit=120,
+               stop_with=signal.SIGTERM):
     """Run the locustfile headless: its exit code, its output, and its final stats by (method, name).
 
-    Once `stop_when(stats so far)` holds, polled every 0.2 s, Locust gets SIGTERM and stops
+    Once `stop_when(stats so far)` holds, polled every 0.2 s, Locust gets SIGTERM (or
+    `stop_with`: SIGINT goes to the whole process group, as a terminal's Ctrl-C does) and stops
     as after --run-time: it stops the users, judges the run and exits. Without `stop_when`
     the run must end by itself. `meanwhile`, if given, is called at each poll until Locust
     exits; one still running after `limit` seconds is killed. The final stats come from
@@ -105,7 +108,10 @@ def run_locust(server_url, tmp_path, *options, env=None, users=4, stop_when=None
                 if stop_when and not stopping and (
                     stop_when(read_live_stats(tmp_path)) or time.monotonic() > started + STOP_ANYWAY_AFTER
                 ):
-                    process.send_signal(signal.SIGTERM)  # the master only: it stops its workers itself
+                    if stop_with == signal.SIGINT:
+                        os.killpg(process.pid, signal.SIGINT)
+                    else:
+                        process.send_signal(stop_with)  # the master only: it stops its workers itself
                     stopping = True
                 time.sleep(0.2)
         finally:
@@ -387,3 +393,82 @@ def test_the_verdict_is_printed_last_agrees_with_the_csv_and_heads_the_html_repo
     assert "Verdict: PASSED (exit code 0)" in section
     assert f"Summary: {summary.group(1)} requests" in section
     assert "Integrity: acknowledged" in section
+
+
+def test_ctrl_c_ends_a_run_with_its_verdict_last_and_no_bare_keyboard_interrupt(server_url, tmp_path):
+    seed()
+    code, output, _ = run_locust(server_url, tmp_path, stop_when=lambda stats: len(requests_made(stats)) >= 2,
+                                 stop_with=signal.SIGINT)
+
+    assert code == 0, output
+    assert "KeyboardInterrupt" not in output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert "Verdict: PASSED (exit code 0)" in lines[-3], output
+    assert INTEGRITY.search(lines[-1]), output
+
+
+def test_ctrl_c_on_a_web_ui_that_ran_nothing_exits_0_without_a_verdict():
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOG_", "LOCUST_"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py", "--web-host", "127.0.0.1",
+         "--web-port", str(port), "--host", "http://127.0.0.1:9"],
+        cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: process.poll() is not None or answers(f"http://127.0.0.1:{port}/"), "Locust's web UI")
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=BOUND)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    assert process.returncode == 0, output
+    assert "KeyboardInterrupt" not in output and "Load test failed" not in output, output
+
+
+def busy_web_port_line(port):
+    return (f"Locust's web UI cannot listen on 127.0.0.1:{port}: address already in use. Stop what listens there "
+            f"(another Locust?), or choose another port: --web-port, or LOCUST_WEB_PORT "
+            f"(make run LOCUST_WEB_PORT={port + 1}).")
+
+
+@contextmanager
+def taken_port():
+    """A port something already listens on."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+def test_a_busy_web_port_stops_locust_with_one_line_and_exit_code_1():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOG_", "LOCUST_"))}
+    with taken_port() as port:
+        result = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py", "--web-host", "127.0.0.1",
+             "--web-port", str(port), "--host", "http://127.0.0.1:9"],
+            cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=BOUND,
+        )
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert result.stderr.strip().splitlines()[-1] == busy_web_port_line(port)
+    assert "Traceback" not in output and "Shutting down" not in output
+
+
+def test_make_run_on_a_busy_web_port_stops_with_that_line_and_a_non_zero_status(server_url):
+    """The Makefile's `run` recipe: with_api.sh, then Locust's web UI, on the port LOCUST_WEB_PORT names."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOG_", "LOCUST_"))}
+    with taken_port() as port:
+        result = subprocess.run(
+            ["sh", "loadtests/with_api.sh", server_url, sys.executable, "-m", "locust", "-f",
+             "loadtests/locustfile.py", "--host", server_url],
+            cwd=PROJECT_DIR, env={**env, "LOCUST_WEB_PORT": str(port)}, capture_output=True, text=True,
+            timeout=BOUND,
+        )
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-1] == busy_web_port_line(port)
