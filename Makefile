@@ -11,7 +11,21 @@ WEB_CONCURRENCY ?= 2
 # protections off because this server is on loopback without TLS.
 PROD_ENV = DJANGO_DEBUG=0 DJANGO_HTTPS=0 DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat .secret_key)}"
 
-.PHONY: bench capacity faults install loadtest run serve story test test-newest
+.PHONY: bench capacity faults help install loadtest run serve story test test-newest
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run          the API on http://$(HOST):$(PORT) and Locust's web UI on http://localhost:8089"
+	@echo "make test         the whole test suite (pytest)"
+	@echo "make serve        the API alone, as production serves it (granian)"
+	@echo "make loadtest     a headless load test: USERS=$(USERS) SPAWN_RATE=$(SPAWN_RATE) RUN_TIME=$(RUN_TIME), verdict last"
+	@echo "make capacity     how much load the API holds (CAPACITY_ARGS)"
+	@echo "make faults       faults injected under load: what users saw, nothing lost (FAULTS_ARGS)"
+	@echo "make story        the tutorial's stages as load, beside this API (STORY_ARGS)"
+	@echo "make bench        the read path against Django's floor (SCALES, DATABASES, BENCH_ARGS)"
+	@echo "make bench-peers  this API against textbook DRF, django-ninja, django-modern-rest, django-bolt"
+	@echo "make test-newest  the upgrade canary on the newest Django and DRF the requirements admit"
+	@echo "Ports: PORT=8001 moves the API, LOCUST_WEB_PORT=8090 the Locust UI. More: README.md and docs/."
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,14 +44,22 @@ install: $(BIN)/.installed
 #   make serve SERVE_ARGS="--access-log"
 # exec: the server replaces the shell, so a signal make passes on reaches it.
 SERVE_ARGS ?=
-serve: install .secret_key
+serve: install .secret_key staticfiles/.collected
 	$(PROD_ENV) $(BIN)/python manage.py migrate --noinput -v0
-	$(PROD_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
 	$(PROD_ENV) $(BIN)/python manage.py seed_blog --if-empty
 	$(PROD_ENV) exec $(BIN)/python -m blogproject.serve --host $(HOST) --port $(PORT) --workers $(WEB_CONCURRENCY) $(SERVE_ARGS)
 
+# The admin's and the docs page's static files come from the installed packages (the
+# project has none of its own), so they are collected again only when those change:
+# compressing them takes about 16 s.
+staticfiles/.collected: $(BIN)/.installed .secret_key
+	$(PROD_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
+	touch $@
+
 # The API (the `serve` steps, unless something already answers at API_URL) in the
-# background and the Locust web UI (http://localhost:8089) pointed at it; Ctrl-C stops both.
+# background and the Locust web UI (http://localhost:8089) pointed at it; each run's verdict
+# shows in its Verdict tab. Ctrl-C stops both. Another port: make run LOCUST_WEB_PORT=8090
+# (Locust's own setting); a port already taken ends it at once with exit code 1.
 API_URL ?= http://$(HOST):$(PORT)
 run: install
 	MAKE="$(MAKE)" sh loadtests/with_api.sh $(API_URL) $(BIN)/locust -f loadtests/locustfile.py --host $(API_URL)
