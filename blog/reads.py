@@ -22,6 +22,9 @@ Relies on (check on each DRF upgrade; tests/test_upgrade_canary.py fails if one 
   `preserve_builtin_query_params(url, request)`.
 - `Serializer.to_representation()` writing None for a None attribute and
   `field.to_representation(attribute)` otherwise, over the fields that are not write-only.
+- `preserve_builtin_query_params()` reading only `request.GET` (see renderers.has_no_query).
+- `BigIntegerField.to_representation()` giving `str(value)` when the field's
+  `coerce_to_string` (or else COERCE_BIGINT_TO_STRING) is true, the integer otherwise.
 """
 import functools
 import logging
@@ -43,6 +46,7 @@ from rest_framework.settings import api_settings
 from .db.counters import get_count_expression
 from .db.statements import CompiledStatement
 from .pagination import BlogLimitOffsetPagination
+from .renderers import has_no_query
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +270,7 @@ class Projection:
     def __init__(self, serializer_class):
         self.columns = []
         self.links = []  # HyperlinkedIdentityFields, whose URLs depend on the request
+        self.big_integers = []  # BigIntegerFields, written as text or not by the settings of the day
         self.conversions = []  # to_representation of fields that change a value
         self.name = serializer_class.__name__
 
@@ -277,6 +282,7 @@ class Projection:
         if display is None:
             return None
         heads = [f"head{n}, tail{n}" for n in range(len(projection.links))]
+        heads += [f"as_text{n}" for n in range(len(projection.big_integers))]
         source = f"def bind({', '.join(heads)}):\n    return lambda row: {display}\n"
         namespace = {"conversions": tuple(projection.conversions)}
         exec(compile(source, f"<projection of {projection.name}>", "exec"), namespace)
@@ -292,6 +298,9 @@ class Projection:
                 parts += reverse_link_template(field, view)
             except (NoReverseMatch, ValueError):
                 return None
+        # Read per request, as the field reads it per value: a settings change applies at once.
+        parts += [bool(getattr(field, "coerce_to_string", api_settings.COERCE_BIGINT_TO_STRING))
+                  for field in self.big_integers]
         return self.bind_links(*parts)
 
     def column(self, name):
@@ -340,6 +349,11 @@ class Projection:
                 or type(field).get_attribute is not drf_fields.Field.get_attribute):
             return None
         value = self.column(prefix + model_field.name)
+        if type(field) is drf_fields.BigIntegerField and (
+                model_field.get_internal_type() in VERBATIM[drf_fields.IntegerField]):
+            # An integer column's value is already the int IntegerField would make of it.
+            self.big_integers.append(field)
+            return f"(None if {value} is None else str({value}) if as_text{len(self.big_integers) - 1} else {value})"
         verbatim_types = VERBATIM.get(type(field), ())
         if verbatim_types is None or model_field.get_internal_type() in verbatim_types or (
             type(field) is drf_fields.DateTimeField
@@ -363,7 +377,9 @@ def reverse_link_template(field, view):
         # given URLconf, script prefix and language its path is the same every time.
         path = reverse_path(field.view_name, tuple(kwargs.items()), format,
                             get_urlconf(), get_script_prefix(), get_language())
-        url = preserve_builtin_query_params(request.build_absolute_uri(path), request)
+        url = request.build_absolute_uri(path)
+        if not has_no_query(request):
+            url = preserve_builtin_query_params(url, request)
     else:
         url = field.reverse(field.view_name, kwargs=kwargs, request=request, format=format)
     head, found, tail = url.partition(str(PLACEHOLDER_ID))

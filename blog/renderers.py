@@ -2,6 +2,9 @@
 
 Both give exactly DRF's answers, faster (tests/test_renderers.py; figures in
 docs/performance.md).
+
+Relies on (tests/test_upgrade_canary.py): Django's WSGIRequest and ASGIRequest building
+`GET` from META["QUERY_STRING"] as a cached_property (has_no_query).
 """
 from drf_orjson_renderer.renderers import ORJSONRenderer
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -36,8 +39,22 @@ class BlogContentNegotiation(DefaultContentNegotiation):
         # curl, requests and wrk send */* or nothing, Locust's rest() application/json;
         # DRF answers each with the first renderer (JSON), after building
         # request.headers and parsing media types.
-        format = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        format = format_suffix or (None if has_no_query(request) else
+                                   request.query_params.get(self.settings.URL_FORMAT_OVERRIDE))
         accept = request.META.get("HTTP_ACCEPT", "*/*")
         if not format and accept in FIRST_RENDERER_ACCEPTS and renderers[0].media_type == "application/json":
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)
+
+
+def has_no_query(request):
+    """Whether a DRF request has no query parameters, known without building request.GET.
+
+    Django's request builds GET from META["QUERY_STRING"] on first use and keeps it (a
+    cached_property): an empty query string means an empty GET, unless someone has set
+    GET already, in which case it is read. A detail request has no query, and DRF reads
+    GET for the ?format= override twice (negotiation and links): building it for that
+    cost a post detail 2.5% of its instructions (callgrind, docs/performance.md).
+    """
+    django_request = request._request
+    return not django_request.META.get("QUERY_STRING") and "GET" not in vars(django_request)

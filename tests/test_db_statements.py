@@ -1,15 +1,18 @@
 """blog.db.statements.CompiledStatement: the ORM's rows, by SQL compiled once per process."""
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from unittest import mock
 
 import pytest
 from django.db import connection
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Value
+from django.db.models.expressions import RawSQL
 from django.db.models.sql.compiler import SQLCompiler
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from blog.db.statements import CompiledStatement
+from blog.db.statements import CompiledStatement, SQLiteDatetimes
 from blog.models import Comment, Post
 
 POST_COLUMNS = ("id", "title", "body", "created_at", "user__id", "user__username")
@@ -129,3 +132,89 @@ def test_a_lists_prepared_statement_is_not_planned_again_on_every_run(api_client
         generic_plans = [row[0] for row in cursor.fetchall()]
 
     assert generic_plans and all(plans > 0 for plans in generic_plans)
+
+
+# Text as Django writes datetimes into SQLite, and text it may find there written otherwise.
+DATETIME_TEXTS = ["2024-05-01 12:34:56.123456", "2024-05-01 12:34:56", "2024-05-01 12:34", "2024-05-01T12",
+                  "2024-05-01 12:34:56.123", "2024-05-01T12:34:56+02:00", "2024-05-01 12:34:56-05",
+                  "2024-05-01 12:34:56Z", "2024-05-01 12:34:56,5", "2024-02-30 10:00:00", None,
+                  # and as the driver gives a column declared datetime: parsed, naive
+                  datetime(2024, 5, 1, 12, 34, 56, 123456), datetime(2024, 5, 1, 12, 34),
+                  datetime(2024, 10, 27, 2, 30, fold=1), datetime(2024, 5, 1, 12, tzinfo=dt_timezone.utc)]
+
+
+def sqlite_datetimes():
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    wrapper = DatabaseWrapper({**connection.settings_dict, "NAME": ":memory:", "TIME_ZONE": None})
+    return wrapper, SQLiteDatetimes.instead_of(wrapper.ops.convert_datetimefield_value)
+
+
+def outcome(convert, value, wrapper):
+    try:
+        converted = convert(value, None, wrapper)
+    except Exception as error:  # noqa: BLE001 - the same error is part of the same answer
+        return type(error)
+    return (converted, getattr(converted, "tzinfo", None), getattr(converted, "fold", None),
+            getattr(converted, "isoformat", str)())
+
+
+@pytest.mark.parametrize("use_tz", [True, False])
+@pytest.mark.parametrize("database_zone", [None, "Europe/Paris"])
+def test_sqlite_datetimes_are_djangos_converter_faster(settings, use_tz, database_zone):
+    settings.USE_TZ = use_tz
+    wrapper, fast = sqlite_datetimes()
+    wrapper.settings_dict["TIME_ZONE"] = database_zone
+    django_converter = wrapper.ops.convert_datetimefield_value
+    assert isinstance(fast, SQLiteDatetimes)
+
+    convert = fast.for_fetch(wrapper)
+    for value in DATETIME_TEXTS:
+        assert outcome(convert, value, wrapper) == outcome(django_converter, value, wrapper), value
+
+
+def test_a_backend_that_overrides_the_datetime_converter_keeps_its_own():
+    from django.db.backends.sqlite3.operations import DatabaseOperations
+
+    class Operations(DatabaseOperations):
+        def convert_datetimefield_value(self, value, expression, connection):
+            return "its own"
+
+    own = Operations(connection).convert_datetimefield_value
+    assert SQLiteDatetimes.instead_of(own) is own
+
+
+def test_a_page_on_sqlite_is_read_by_the_faster_converter(make_post):
+    if connection.vendor != "sqlite":
+        pytest.skip("the converter is SQLite's")
+    post = make_post()
+    statement = CompiledStatement(all_posts, (), POST_COLUMNS)
+
+    row = statement.fetch({})[0]
+    position = POST_COLUMNS.index("created_at")
+    assert row[position] == post.created_at
+    [functions] = [functions for at, functions, _ in statement._compile().converters if at == position]
+    assert [type(function) for function in functions] == [SQLiteDatetimes]
+
+
+def test_sqlite_runs_the_sql_with_named_parameters_and_the_same_rows(make_comment):
+    if connection.vendor != "sqlite":
+        pytest.skip("the named parameters are for SQLite's cursor")
+    comment = make_comment()
+    statement = CompiledStatement(comments_on, ("pk",), COMMENT_COLUMNS)
+
+    with CaptureQueriesContext(connection) as captured:
+        rows = statement.fetch({"pk": comment.post_id}, 5, 0)
+    assert [tuple(row) for row in rows] == list(comments_on(comment.post_id).values_list(*COMMENT_COLUMNS)[:5])
+    compiled = statement._compile()
+    assert compiled.named_sql.count("%(p") == len(compiled.params) == len(compiled.param_names)
+    assert "%(p" not in captured[0]["sql"] and f"= {comment.post_id}" in captured[0]["sql"]
+
+
+def test_sql_with_a_literal_percent_keeps_djangos_placeholders(make_post):
+    post = make_post(title="Fifty")
+    statement = CompiledStatement(
+        lambda pk: Post.objects.filter(pk=pk).annotate(share=RawSQL("'50%%'", ())), ("pk",), ("title", "share"))
+
+    assert [tuple(row) for row in statement.fetch({"pk": post.pk})] == [("Fifty", "50%")]
+    assert statement._compile().named_sql is None

@@ -227,3 +227,53 @@ def test_raw_cursors_read_datetimes_as_the_bulk_loader_expects(make_post):
             "blog/db/bulk.py", "SQLite's datetime converter reading naive datetimes")
     else:
         assert value == post.created_at, relied_on("blog/db/bulk.py", "psycopg reading aware datetimes")
+
+
+def test_sqlites_datetime_converter_parses_iso_text_then_makes_it_aware(settings):
+    import datetime
+
+    from django.db.backends.sqlite3.base import DatabaseWrapper
+
+    settings.USE_TZ = True
+    wrapper = DatabaseWrapper({**connection.settings_dict, "NAME": ":memory:", "TIME_ZONE": None})
+    text = "2024-05-01 12:34:56.123456"
+    converted = wrapper.ops.convert_datetimefield_value(text, None, wrapper)
+    expected = datetime.datetime.fromisoformat(text).replace(tzinfo=wrapper.timezone)
+    assert converted == expected and converted.tzinfo is expected.tzinfo, relied_on(
+        "blog/db/statements.py", "SQLite's convert_datetimefield_value(): fromisoformat(), then make_aware()")
+
+
+def test_a_big_integer_field_writes_text_only_when_coerced(settings):
+    where = "blog/reads.py"
+    assert serializers.BigIntegerField(coerce_to_string=True).to_representation(5) == "5", relied_on(
+        where, "BigIntegerField(coerce_to_string=True) writing str(value)")
+    assert serializers.BigIntegerField(coerce_to_string=False).to_representation(5) == 5, relied_on(
+        where, "BigIntegerField(coerce_to_string=False) writing the int")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "COERCE_BIGINT_TO_STRING": True}
+    assert serializers.BigIntegerField().to_representation(5) == "5", relied_on(
+        where, "BigIntegerField reading COERCE_BIGINT_TO_STRING when coerce_to_string is not given")
+
+
+def test_a_requests_get_is_built_from_the_query_string_on_first_use():
+    from django.core.handlers.asgi import ASGIRequest
+    from django.core.handlers.wsgi import WSGIRequest
+    from django.utils.functional import cached_property
+
+    for request_class in (WSGIRequest, ASGIRequest):
+        assert isinstance(inspect.getattr_static(request_class, "GET"), cached_property), relied_on(
+            "blog/renderers.py", f"{request_class.__name__}.GET being a cached_property")
+    request = APIRequestFactory().get("/blog/post/1", {"format": "json"})
+    assert "GET" not in vars(request) and request.GET["format"] == "json" and "GET" in vars(request), relied_on(
+        "blog/renderers.py", "request.GET built from QUERY_STRING on first use, then kept")
+
+
+def test_sqlites_cursor_takes_pyformat_sql_with_a_dict_and_names_format_placeholders():
+    from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX, SQLiteCursorWrapper
+
+    where = "blog/db/statements.py"
+    assert SQLiteCursorWrapper.convert_query(None, "a = %(p0)s AND b = %(p1)s", param_names=["p0", "p1"]) == \
+        "a = :p0 AND b = :p1", relied_on(where, "SQLiteCursorWrapper turning %(name)s into :name")
+    assert SQLiteCursorWrapper.convert_query(None, "a = %s AND b LIKE '%%s'") == "a = ? AND b LIKE '%s'", \
+        relied_on(where, "FORMAT_QMARK_REGEX: the format placeholders SQLite's cursor wrapper turns into ?")
+    assert FORMAT_QMARK_REGEX.sub("?", "a = %s AND b LIKE '%%s'") == "a = ? AND b LIKE '%%s'", relied_on(
+        where, "FORMAT_QMARK_REGEX")
