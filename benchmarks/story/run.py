@@ -170,7 +170,8 @@ def main():
     if args.tiny:
         args.posts, args.hold, args.max_users, args.stage1_max_users = 60, 2, 2, 2
         args.stage_seconds, args.tutorial_seconds, args.tutorial_users, args.tutorial_spawn_rate = 60, [3, 3], [2, 2], 2
-    deadline = time.monotonic() + 60 * args.minutes
+    started = time.monotonic()
+    deadline = started + 60 * args.minutes
     REPORTS.mkdir(exist_ok=True)
     database = prepare(args.posts)
     queries = queries_per_list(database)
@@ -189,7 +190,9 @@ def main():
         print(f"Stage {stage}, {result['name']} (queries a list: {queries[stage]}): "
               f"{(result['verdict'] or ['no verdict'])[0]}; the tutorial's run: {describe(result['tutorial'])} "
               f"(its laptop: {result['tutorial_published']})", flush=True)
-    write_reports(results, args)
+    minutes = (time.monotonic() - started) / 60
+    print(f"The story took {minutes:.1f} minutes (budget {args.minutes:g})", flush=True)
+    write_reports(results, args, minutes)
 
 
 def describe(tutorial):
@@ -199,12 +202,12 @@ def describe(tutorial):
             f"p95 {tutorial['p95_ms']:,} ms")
 
 
-def write_reports(results, args):
+def write_reports(results, args, minutes):
     from benchmarks.story import report
 
-    (REPORTS / "story.json").write_text(json.dumps({"posts": args.posts, "slo_ms": SLO_MS, "stages": results},
-                                                   indent=2))
-    (REPORTS / "story.md").write_text(report.markdown(results, args.posts, SLO_MS))
+    (REPORTS / "story.json").write_text(json.dumps({"posts": args.posts, "slo_ms": SLO_MS, "minutes": minutes,
+                                                    "stages": results}, indent=2))
+    (REPORTS / "story.md").write_text(report.markdown(results, args.posts, SLO_MS, minutes))
     try:
         report.chart(results, REPORTS / "story.png")
     except ImportError:  # `make story` installs it; a bare `python -m` may run without it
