@@ -275,6 +275,58 @@ def test_run_over_the_p95_threshold_exits_1(server_url, tmp_path):
     assert failures(stats) == 0
 
 
+WARM_UP_SCRIPT = """
+import json, sys, types
+import locust  # first, as `locust -f` does: it patches the standard library for gevent
+import gevent
+from locust.runners import STATE_RUNNING, STATE_SPAWNING
+from locust.stats import RequestStats
+import loadtests.locustfile as locustfile
+
+options = types.SimpleNamespace(blog_max_response_time=500, blog_max_fail_ratio=0.01, blog_min_requests=10,
+                                blog_arrival_rate=0)
+runner = types.SimpleNamespace(state=STATE_SPAWNING, exceptions={})
+environment = types.SimpleNamespace(stats=RequestStats(), runner=runner, parsed_options=options, shape_class=None)
+verdict = locustfile.VERDICT  # the watcher watches the current run's verdict
+verdict.counts_before = {"posts": 0, "comments": 0}
+for _ in range(30):  # slow, while the users start and log in
+    environment.stats.log_request("GET", "/blog/posts", 2000, 10)
+locustfile.METER.logins = 1
+watcher = gevent.spawn(locustfile.watch_warm_up, environment, verdict)
+gevent.sleep(0.5)
+runner.state = STATE_RUNNING  # every user started, but a login still in flight
+gevent.sleep(0.5)
+assert verdict.warm is None, "the warm-up ended with a login in flight"
+locustfile.METER.logins = 0
+watcher.join()
+for _ in range(int(sys.argv[1])):
+    environment.stats.log_request("GET", "/blog/posts", 20, 10)
+problems, code = locustfile.gate_problems(environment, verdict)
+print(json.dumps({"problems": problems, "after": locustfile.after_warm_up(environment, verdict,
+                                                                        locustfile.take_snapshot(environment))}))
+"""
+
+
+def gate_after_warm_up(requests_after):
+    """The p95 gate's problems for 30 slow requests during the warm-up and `requests_after` fast ones after it."""
+    output = subprocess.run([sys.executable, "-c", WARM_UP_SCRIPT, str(requests_after)], cwd=PROJECT_DIR,
+                            capture_output=True, text=True, check=True).stdout
+    return json.loads(output.splitlines()[-1])
+
+
+def test_the_p95_gate_judges_the_requests_after_the_warm_up():
+    judged = gate_after_warm_up(30)
+    assert judged["after"] == [30, 20]
+    assert judged["problems"] == []  # the whole run's p95 is 2,000 ms, over the gate's 500
+
+
+def test_a_run_that_hardly_got_past_its_warm_up_is_judged_on_all_its_requests():
+    judged = gate_after_warm_up(5)  # fewer than --blog-min-requests after the warm-up
+    assert judged["after"] == [5, 20]
+    assert judged["problems"] == ["p95 response time of every request but logins, the warm-up included, 2000 ms, "
+                                  "is over --blog-max-p95-ms 500"]
+
+
 def test_acknowledged_writes_missing_afterwards_fail_the_run(server_url, tmp_path):
     seed()
     seeded = list(Post.objects.values_list("id", flat=True))
