@@ -426,3 +426,11 @@ def test_a_query_set_by_a_middleware_is_read_though_the_query_string_is_empty(ma
         answers.append((response.status_code, response.content))
     assert answers[0] == answers[1]
     assert b"?format=json" in answers[0][1]
+
+
+def test_links_follow_a_change_of_root_urlconf(api_client, make_post, settings):
+    post = make_post()
+    assert api_client.get(f"/blog/post/{post.pk}").json()["url"] == f"http://testserver/blog/post/{post.pk}"
+
+    settings.ROOT_URLCONF = "tests.urls_mounted"  # as override_settings does: Django clears its URL caches
+    assert api_client.get(f"/api/blog/post/{post.pk}").json()["url"] == f"http://testserver/api/blog/post/{post.pk}"
