@@ -4,7 +4,8 @@ from datetime import timezone as dt_timezone
 from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Value
 from django.db.models.expressions import RawSQL
@@ -197,24 +198,71 @@ def test_a_page_on_sqlite_is_read_by_the_faster_converter(make_post):
     assert [type(function) for function in functions] == [SQLiteDatetimes]
 
 
-def test_sqlite_runs_the_sql_with_named_parameters_and_the_same_rows(make_comment):
+def test_sqlite_runs_the_sql_its_cursor_would_make_of_it_and_the_same_rows(make_comment):
     if connection.vendor != "sqlite":
-        pytest.skip("the named parameters are for SQLite's cursor")
+        pytest.skip("the conversion is SQLite's cursor's")
+    from django.db.backends.sqlite3.base import SQLiteCursorWrapper
+
     comment = make_comment()
     statement = CompiledStatement(comments_on, ("pk",), COMMENT_COLUMNS)
 
-    with CaptureQueriesContext(connection) as captured:
-        rows = statement.fetch({"pk": comment.post_id}, 5, 0)
+    rows = statement.fetch({"pk": comment.post_id}, 5, 0)
     assert [tuple(row) for row in rows] == list(comments_on(comment.post_id).values_list(*COMMENT_COLUMNS)[:5])
     compiled = statement._compile()
-    assert compiled.named_sql.count("%(p") == len(compiled.params) == len(compiled.param_names)
-    assert "%(p" not in captured[0]["sql"] and f"= {comment.post_id}" in captured[0]["sql"]
+    assert compiled.qmark_sql == SQLiteCursorWrapper.convert_query(None, compiled.sql)
+    assert compiled.qmark_sql.count("?") == len(compiled.params) and "%s" not in compiled.qmark_sql
 
 
-def test_sql_with_a_literal_percent_keeps_djangos_placeholders(make_post):
+def test_sql_with_a_literal_percent_gets_it_back_as_djangos_cursor_would(make_post):
     post = make_post(title="Fifty")
     statement = CompiledStatement(
         lambda pk: Post.objects.filter(pk=pk).annotate(share=RawSQL("'50%%'", ())), ("pk",), ("title", "share"))
 
     assert [tuple(row) for row in statement.fetch({"pk": post.pk})] == [("Fifty", "50%")]
-    assert statement._compile().named_sql is None
+    if connection.vendor == "sqlite":
+        assert "'50%'" in statement._compile().qmark_sql
+
+
+def test_execute_wrappers_see_every_fetch_with_its_values(make_comment):
+    comment = make_comment()
+    statement = CompiledStatement(comments_on, ("pk",), COMMENT_COLUMNS)
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        seen.append((sql, list(params)))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        rows = statement.fetch({"pk": comment.post_id}, 5, 0)
+    assert [row[0] for row in rows] == [comment.pk]
+    [(sql, params)] = seen
+    assert sql.endswith(" LIMIT 5 OFFSET 0") and comment.post_id in params
+
+
+def test_a_logged_fetch_is_counted_as_a_query(make_comment):
+    comment = make_comment()
+    statement = CompiledStatement(comments_on, ("pk",), COMMENT_COLUMNS)
+
+    with CaptureQueriesContext(connection) as captured:
+        statement.fetch({"pk": comment.post_id})
+    assert len(captured) == 1 and str(comment.post_id) in captured[0]["sql"]
+
+
+def test_a_failing_fetch_raises_djangos_database_error_not_the_drivers():
+    statement = CompiledStatement(
+        lambda pk: Post.objects.filter(pk=pk).annotate(missing=RawSQL("SELECT 1 FROM no_such_table", ())),
+        ("pk",), ("title", "missing"))
+
+    with pytest.raises(DatabaseError) as raised:
+        statement.fetch({"pk": 1})
+    assert type(raised.value).__module__ == "django.db.utils"
+
+
+def test_a_fetch_in_a_broken_transaction_is_refused_as_django_refuses_it():
+    statement = CompiledStatement(posts_by_id, ("pk",), POST_COLUMNS)
+
+    with transaction.atomic():
+        connection.needs_rollback = True
+        with pytest.raises(TransactionManagementError):
+            statement.fetch({"pk": 1})
+        connection.needs_rollback = False

@@ -1,12 +1,14 @@
 """Upgrade canary: each framework internal the project relies on, checked by name.
 
-The modules under blog/db/, blog/reads.py, blog/renderers.py and blog/throttling.py list
-what they rely on in their docstrings; this module holds one check per item, so that
-an upgrade of Django, DRF, drf-orjson-renderer or psycopg that changes one fails here,
-with the file to fix named, rather than somewhere deep in a behaviour test. CI runs it
-on the pinned versions and on the newest ones the requirements admit (.ci/run).
+The modules under blog/db/, blog/authentication.py, blog/reads.py, blog/renderers.py and
+blog/throttling.py list what they rely on in their docstrings; this module holds one
+check per item, so that an upgrade of Django, DRF, drf-orjson-renderer or psycopg that
+changes one fails here, with the file to fix named, rather than somewhere deep in a
+behaviour test. CI runs it on the pinned versions and on the newest ones the
+requirements admit (.ci/run).
 """
 import inspect
+import sqlite3
 
 import pytest
 from django.db import connection
@@ -267,13 +269,25 @@ def test_a_requests_get_is_built_from_the_query_string_on_first_use():
         "blog/renderers.py", "request.GET built from QUERY_STRING on first use, then kept")
 
 
-def test_sqlites_cursor_takes_pyformat_sql_with_a_dict_and_names_format_placeholders():
+def test_djangos_cursor_passes_sql_to_the_drivers_as_statements_runs_it():
     from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX, SQLiteCursorWrapper
+    from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
     where = "blog/db/statements.py"
-    assert SQLiteCursorWrapper.convert_query(None, "a = %(p0)s AND b = %(p1)s", param_names=["p0", "p1"]) == \
-        "a = :p0 AND b = :p1", relied_on(where, "SQLiteCursorWrapper turning %(name)s into :name")
-    assert SQLiteCursorWrapper.convert_query(None, "a = %s AND b LIKE '%%s'") == "a = ? AND b LIKE '%s'", \
-        relied_on(where, "FORMAT_QMARK_REGEX: the format placeholders SQLite's cursor wrapper turns into ?")
-    assert FORMAT_QMARK_REGEX.sub("?", "a = %s AND b LIKE '%%s'") == "a = ? AND b LIKE '%%s'", relied_on(
-        where, "FORMAT_QMARK_REGEX")
+    sql = "a = %s AND b LIKE '%%s'"
+    assert SQLiteCursorWrapper.convert_query(None, sql) == FORMAT_QMARK_REGEX.sub("?", sql).replace("%%", "%") \
+        == "a = ? AND b LIKE '%s'", relied_on(where, "SQLiteCursorWrapper.convert_query() of format SQL")
+    execute = inspect.getsource(SQLiteCursorWrapper.execute)
+    assert "self.convert_query(query" in execute and "super().execute(query, params)" in execute \
+        and issubclass(SQLiteCursorWrapper, sqlite3.Cursor), relied_on(
+            where, "SQLiteCursorWrapper.execute() being convert_query() and then sqlite3.Cursor's execute()")
+    run = inspect.getsource(CursorWrapper._execute)
+    assert "self.db.validate_no_broken_transaction()" in run and "with self.db.wrap_database_errors:" in run \
+        and "self.cursor.execute(sql, params)" in run, relied_on(
+            where, "CursorWrapper._execute(): the broken-transaction check, then the driver's execute() "
+            "inside wrap_database_errors")
+    assert "_execute_with_wrappers" in inspect.getsource(CursorWrapper.execute) and isinstance(
+        connection.execute_wrappers, list), relied_on(where, "CursorWrapper.execute() running execute_wrappers")
+    assert issubclass(CursorDebugWrapper, CursorWrapper) and CursorDebugWrapper is not CursorWrapper \
+        and type(connection.make_cursor(None)) is CursorWrapper, relied_on(
+            where, "a plain cursor being a CursorWrapper, and a logged one another class")

@@ -14,14 +14,17 @@ Relies on (check on each Django upgrade; tests/test_upgrade_canary.py fails if o
   each function called as `function(value, expression, connection)`.
 - `CursorWrapper.cursor` (the driver's cursor) and, on PostgreSQL, psycopg 3's
   `cursor.adapters.register_loader()` and `psycopg.types.datetime.TimestamptzLoader`.
-- On SQLite, `SQLiteCursorWrapper` taking "pyformat" SQL with a dict of parameters
-  (`%(name)s`, as its docstring says), and `FORMAT_QMARK_REGEX` being the placeholders it
-  turns into `?` in "format" SQL.
+- `CursorWrapper.execute()` being: each of `connection.execute_wrappers`, then
+  `_execute()`: `validate_no_broken_transaction()` and the driver's execute() inside
+  `wrap_database_errors`; a logged cursor (DEBUG, captured queries) being another class.
+- On SQLite, `SQLiteCursorWrapper.execute()` being `convert_query()` (FORMAT_QMARK_REGEX's
+  placeholders to `?`, `%%` to `%`) and then sqlite3.Cursor's execute().
 - On SQLite, `DatabaseOperations.convert_datetimefield_value()` being: a str goes through
   `parse_datetime()`, which returns `datetime.fromisoformat(value)` when that parses;
   then, with USE_TZ, a naive value gets `replace(tzinfo=connection.timezone)` (make_aware).
 """
 import datetime
+import sqlite3
 import threading
 
 from django.conf import settings
@@ -29,6 +32,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX, SQLiteCursorWrapper
 from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
+from django.db.backends.utils import CursorWrapper
 
 # Values no real id takes: negative and far outside any sequence.
 FIRST_PLACEHOLDER = -7_919_000_000_000_001
@@ -81,13 +85,9 @@ class CompiledStatement:
         page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
         connection = connections[compiled.using]
         with connection.cursor() as cursor:
-            sql = compiled.sql
             if connection.vendor == "postgresql":
                 load_datetimes_natively(cursor.cursor)
-            elif compiled.named_sql is not None and type(cursor.cursor) is SQLiteCursorWrapper:
-                sql, params = compiled.named_sql, dict(zip(compiled.param_names, params))
-            cursor.execute(sql + page, params)
-            rows = cursor.fetchall()
+            rows = execute(connection, cursor, compiled, page, params)
         if not compiled.converters:
             return rows
         rows = [list(row) for row in rows]
@@ -120,8 +120,8 @@ class _Compiled:
         compiler = query.get_compiler(using=self.using)
         sql, params = compiler.as_sql()
         self.sql, self.params = sql, tuple(params)
-        self.named_sql, self.param_names = (
-            self.name_parameters() if connections[self.using].vendor == "sqlite" else (None, None))
+        # The SQL SQLite's cursor wrapper would make of it on every execute (convert_query()).
+        self.qmark_sql = FORMAT_QMARK_REGEX.sub("?", sql).replace("%%", "%")
         self.slots = [
             (name, [position for position, param in enumerate(self.params) if param == placeholder])
             for name, placeholder in placeholders.items()
@@ -139,25 +139,27 @@ class _Compiled:
         ]
 
 
-    def name_parameters(self):
-        """The SQL with each placeholder named (%(p0)s, ...), and the names; (None, None) if it
-        has a % that is not a placeholder.
+def execute(connection, cursor, compiled, page, params):
+    """The rows of the compiled SQL with this page and these parameters, as `cursor.execute()` and
+    `fetchall()` give them.
 
-        SQLite's cursor wrapper turns "format" SQL into "qmark" with a regular expression
-        on every execute, about 10 µs for a list's 460 characters; "pyformat" SQL it turns
-        into "named" with the % operator, about 1 µs. The names go where that expression
-        would put its question marks, in the same order, so each value binds where it did.
-        """
-        names = []
-
-        def name(match):
-            names.append(f"p{len(names)}")
-            return f"%({names[-1]})s"
-
-        if "%" in FORMAT_QMARK_REGEX.sub("", self.sql):
-            return None, None  # an escaped %% (or anything else) the % operator would read otherwise
-        named = FORMAT_QMARK_REGEX.sub(name, self.sql)
-        return (named, names) if len(names) == len(self.params) else (None, None)
+    Where Django's cursor would only pass the SQL on (no execute_wrappers installed, queries
+    not logged: a plain CursorWrapper), the driver's cursor is called as it would call it,
+    without the layers of calls between; the wrappers, a debug cursor (DEBUG,
+    django_assert_num_queries) and any other cursor get Django's own path.
+    """
+    if type(cursor) is not CursorWrapper or connection.execute_wrappers:
+        cursor.execute(compiled.sql + page, params)
+        return cursor.fetchall()
+    driver_cursor = cursor.cursor
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        if type(driver_cursor) is SQLiteCursorWrapper:
+            # Its execute() is convert_query() and then the driver's: converted once, in _Compiled.
+            sqlite3.Cursor.execute(driver_cursor, compiled.qmark_sql + page, params)
+        else:
+            driver_cursor.execute(compiled.sql + page, params)
+        return driver_cursor.fetchall()
 
 
 class SQLiteDatetimes:
