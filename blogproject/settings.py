@@ -221,7 +221,7 @@ REST_FRAMEWORK = {
         # First, so that a request without credentials is a 401 with
         # `WWW-Authenticate: Token` rather than a 403.
         "blog.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "blog.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": [

@@ -291,3 +291,32 @@ def test_djangos_cursor_passes_sql_to_the_drivers_as_statements_runs_it():
     assert issubclass(CursorDebugWrapper, CursorWrapper) and CursorDebugWrapper is not CursorWrapper \
         and type(connection.make_cursor(None)) is CursorWrapper, relied_on(
             where, "a plain cursor being a CursorWrapper, and a logged one another class")
+
+
+def test_the_auth_middlewares_lazy_user_reads_a_session_that_is_empty_without_a_key():
+    from django.contrib.auth import get_user
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+    from django.utils.functional import empty
+
+    from blog.authentication import MIDDLEWARE_USER_CODE
+
+    where = "blog/authentication.py"
+    request = RequestFactory().get("/")
+    sessions = SessionMiddleware(lambda request: HttpResponse())
+    sessions.process_request(request)
+    AuthenticationMiddleware(lambda request: None).process_request(request)
+    lazy = object.__getattribute__(request.user, "__dict__")
+    assert MIDDLEWARE_USER_CODE is not None and lazy["_wrapped"] is empty \
+        and lazy["_setupfunc"].__code__ is MIDDLEWARE_USER_CODE, relied_on(
+            where, "AuthenticationMiddleware.process_request() setting request.user to a SimpleLazyObject of its lambda")
+    assert "request.session" in inspect.getsource(get_user.__globals__["_get_user_session_key"]), relied_on(
+        where, "auth.get_user() reading the user's id from request.session")
+    session = request.session
+    assert session.session_key is None and "_session_cache" not in vars(session) and not session.accessed
+    assert dict(session.items()) == {} and vars(session)["_session_cache"] == {} and session.accessed, relied_on(
+        where, "SessionBase reading a session without a key as empty, into _session_cache")
+    response = sessions.process_response(request, HttpResponse())
+    assert "Cookie" in response["Vary"], relied_on(where, "SessionMiddleware adding Vary: Cookie when session.accessed")
