@@ -2,6 +2,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -20,7 +21,8 @@ from blog.models import Comment, Post
 from blogproject import serve
 from loadtests.private_services import PrivatePostgres, ServiceError, Tmpfs, missing_postgres
 
-from .helpers import PROJECT_DIR, TIED_ROWS, free_port, listening_workers, server_database_url
+from .helpers import PROJECT_DIR, TIED_ROWS, answers, free_port, listening_workers, server_database_url, wait_for
+from .test_loadtests import PASSWORD
 
 
 
@@ -169,6 +171,50 @@ def server(server_env, tmp_path):
 def server_url(server):
     """Base URL of the `server` fixture's granian."""
     return server.url
+
+
+class LocustWebUI(NamedTuple):
+    """Locust's web UI started for a test: its URL (ending in /), its process and the file its output goes to."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self):
+        """Stop Locust as SIGTERM does: it judges a run still going on, and its output is then complete."""
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def start_locust_web_ui(server_url, tmp_path):
+    """Start Locust's web UI on the locustfile against `server_url`, with `options` added to its command line;
+    each is stopped after the test."""
+    started = []
+
+    def start_locust_web_ui(*options):
+        port = free_port()
+        # The tests' own options only, not whatever the developer's shell exports; seed() gave the accounts PASSWORD.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOG_", "LOCUST_"))}
+        env["BLOG_SEED_PASSWORD"] = PASSWORD
+        log = tmp_path / f"locust-web-ui-{port}.log"
+        with open(log, "w") as output:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py", "--web-host", "127.0.0.1",
+                 "--web-port", str(port), "--host", server_url, *options],
+                cwd=PROJECT_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
+            )
+        web_ui = LocustWebUI(f"http://127.0.0.1:{port}/", process, log)
+        started.append(web_ui)
+        wait_for(lambda: process.poll() is not None or answers(web_ui.url), "Locust's web UI")
+        assert process.poll() is None, log.read_text()
+        return web_ui
+
+    try:
+        yield start_locust_web_ui
+    finally:
+        for web_ui in started:
+            web_ui.stop()
 
 
 @pytest.fixture

@@ -6,15 +6,13 @@ each test leaves a screenshot in reports/screenshots/ to look at when it fails.
 import json
 import os
 import re
-import subprocess
-import sys
 import urllib.request
 
 import pytest
 
 from blog.models import Post
 
-from .helpers import BOUND, PROJECT_DIR, answers, free_port, manage, wait_for
+from .helpers import BOUND, PROJECT_DIR, manage, wait_for
 from .test_loadtests import PASSWORD, seed
 
 CHROMIUM = "/usr/bin/chromium"
@@ -158,25 +156,9 @@ def test_swagger_ui_lists_posts_logs_in_and_creates_a_post_with_the_token(server
 
 
 @pytest.fixture
-def locust_web_ui(server_url, tmp_path):
+def locust_web_ui(start_locust_web_ui):
     """The URL of Locust's web UI, run on the locustfile against `server_url`."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOG_", "LOCUST_"))}
-    env["BLOG_SEED_PASSWORD"] = PASSWORD
-    with open(tmp_path / "locust.log", "w") as log:
-        locust = subprocess.Popen(
-            [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py", "--web-host", "127.0.0.1",
-             "--web-port", str(port), "--host", server_url],
-            cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_for(lambda: locust.poll() is not None or answers(url), "Locust's web UI")
-        assert locust.poll() is None, (tmp_path / "locust.log").read_text()
-        yield url
-    finally:
-        locust.terminate()
-        locust.wait(timeout=60)
+    return start_locust_web_ui().url
 
 
 def test_locust_web_ui_shows_the_custom_parameters_defaults_not_argparse_placeholders(locust_web_ui, browser):

@@ -5,7 +5,6 @@ behind a fixed sleep (tests/sleepy_wsgi.py) holds at most workers / (sleep + its
 requests a second, whatever the number of users. The search must find that ceiling.
 """
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,8 +15,8 @@ import urllib.request
 
 import pytest
 
-from .helpers import PROJECT_DIR, answers, free_port, wait_for
-from .test_loadtests import PASSWORD, run_locust, seed
+from .helpers import PROJECT_DIR, free_port, wait_for
+from .test_loadtests import run_locust, seed
 
 SLEEP = 0.05  # seconds: much more than the API's own time, so the ceiling is known within a few %
 WORKERS = 2
@@ -172,31 +171,19 @@ def test_no_step_within_the_slo_is_no_capacity_and_exit_code_1():
     assert verdict["capacity"] is None
 
 
-def test_the_web_ui_runs_the_search_when_its_custom_parameter_is_ticked(server_url, tmp_path):
+def test_the_web_ui_runs_the_search_when_its_custom_parameter_is_ticked(server_url, start_locust_web_ui, tmp_path):
     seed()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOG_", "LOCUST_"))}
-    env["BLOG_SEED_PASSWORD"] = PASSWORD
-    with open(tmp_path / "locust.log", "w") as log:
-        locust = subprocess.Popen(
-            [sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py", "--web-host", "127.0.0.1",
-             "--web-port", str(port), "--host", server_url, "--blog-capacity-report", str(tmp_path / "c.json")],
-            cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), "Locust's web UI")
-        form = urllib.parse.urlencode({
-            "user_count": "1", "spawn_rate": "1", "host": server_url, "blog_capacity": "true",
-            "blog_capacity_start_users": "3", "blog_capacity_max_users": "4", "blog_capacity_hold": "2",
-            "blog_capacity_settle": "0", "blog_min_wait": "0", "blog_max_wait": "0.1",
-        }).encode()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/swarm", data=form, timeout=60) as response:
-            assert json.load(response)["success"]
-        wait_for(lambda: "Capacity: " in (tmp_path / "locust.log").read_text(), "the search's verdict")
-    finally:
-        locust.terminate()
-        locust.wait(timeout=60)
-    output = (tmp_path / "locust.log").read_text()
+    web_ui = start_locust_web_ui("--blog-capacity-report", str(tmp_path / "c.json"))
+    form = urllib.parse.urlencode({
+        "user_count": "1", "spawn_rate": "1", "host": server_url, "blog_capacity": "true",
+        "blog_capacity_start_users": "3", "blog_capacity_max_users": "4", "blog_capacity_hold": "2",
+        "blog_capacity_settle": "0", "blog_min_wait": "0", "blog_max_wait": "0.1",
+    }).encode()
+    with urllib.request.urlopen(f"{web_ui.url}swarm", data=form, timeout=60) as response:
+        assert json.load(response)["success"]
+    wait_for(lambda: "Capacity: " in web_ui.log.read_text(), "the search's verdict")
+    web_ui.stop()
+    output = web_ui.log.read_text()
     assert [int(users) for users in re.findall(r"Capacity step (\d+) users", output)] == [3, 4], output
     assert "the search reached --blog-capacity-max-users 4" in output
     assert json.loads((tmp_path / "c.json").read_text())["steps"][0]["users"] == 3
