@@ -1196,6 +1196,7 @@ class RunVerdict:
         self.capacity = []  # the capacity search's lines, told last
         self.capacity_code = 0
         self.warm = None  # the stats' Snapshot when the warm-up ended (watch_warm_up)
+        self.gates = None  # (problems, exit code) from gate_problems, once judged_gates has judged the run
 
     def waiting(self):
         """The workers in this run whose final tally has not arrived."""
@@ -1399,13 +1400,21 @@ def on_quitting(environment, **kwargs):
         return  # the web UI ran nothing: nothing to judge, and exit code 0
     if options.blog_arrival_rate and VERDICT.counts_before is not None:
         tell(environment, logging.INFO, OPEN_MODEL.summary(environment))
-    problems, code = gate_problems(environment, VERDICT)
+    problems, code = judged_gates(environment, VERDICT)
     for problem in problems:
         tell(environment, logging.ERROR, f"Load test failed: {problem}")
     environment.process_exit_code = 1 if problems or VERDICT.problems else code
     if options.csv_prefix:
         # Locust rewrites its CSV files every CSV_STATS_INTERVAL_SEC: once more, with the final figures.
         gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.5)
+
+
+def judged_gates(environment, verdict):
+    """gate_problems() of the run, worked out once: the terminal's verdict and the web UI's Verdict tab tell the
+    same judgement."""
+    if verdict.gates is None:
+        verdict.gates = gate_problems(environment, verdict)
+    return verdict.gates
 
 
 def gate_problems(environment, verdict):
@@ -1570,7 +1579,7 @@ def on_test_stopping(environment, **kwargs):
 def web_verdict_lines(environment, verdict):
     """The verdict as a headless run prints it, judged as soon as the run has stopped, and the gates it was held to."""
     options = environment.parsed_options
-    problems, code = gate_problems(environment, verdict)
+    problems, code = judged_gates(environment, verdict)
     code = 1 if problems or verdict.problems else code
     lines = [f"Verdict: {VERDICT_NAMES.get(code, 'FAILED')} (exit code {code})"]
     lines += [text for _, text in verdict.lines]
