@@ -26,7 +26,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
     otherwise). With the header, DRF's own authenticate() decides, unchanged."""
 
     def authenticate(self, request):
-        if "HTTP_AUTHORIZATION" not in request.META:
+        if "HTTP_AUTHORIZATION" not in request._request.META:
             return None
         return super().authenticate(request)
 

@@ -377,7 +377,7 @@ def reverse_link_template(field, view):
         # given URLconf, script prefix and language its path is the same every time.
         path = reverse_path(field.view_name, tuple(kwargs.items()), format,
                             get_urlconf(), get_script_prefix(), get_language())
-        url = request.build_absolute_uri(path)
+        url = request._request.build_absolute_uri(path)
         if not has_no_query(request):
             url = preserve_builtin_query_params(url, request)
     else:

@@ -41,7 +41,7 @@ class BlogContentNegotiation(DefaultContentNegotiation):
         # request.headers and parsing media types.
         format = format_suffix or (None if has_no_query(request) else
                                    request.query_params.get(self.settings.URL_FORMAT_OVERRIDE))
-        accept = request.META.get("HTTP_ACCEPT", "*/*")
+        accept = request._request.META.get("HTTP_ACCEPT", "*/*")
         if not format and accept in FIRST_RENDERER_ACCEPTS and renderers[0].media_type == "application/json":
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)

@@ -1,4 +1,6 @@
 """blog.pagination: DRF's limit/offset pages, counted in the page's own statement."""
+from urllib import parse
+
 import pytest
 from django.urls import reverse
 from rest_framework.pagination import LimitOffsetPagination
@@ -6,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from blog.models import Comment, Post
-from blog.pagination import BlogLimitOffsetPagination
+from blog.pagination import BlogLimitOffsetPagination, encode_query
 
 from .helpers import TIED_ROWS
 
@@ -44,7 +46,8 @@ def test_a_posts_comments_carry_their_count_and_past_the_end_it_is_read_alone(
 
 @pytest.mark.parametrize(
     "query",
-    ["", "?limit=20", "?limit=5&offset=3", "?offset=10&limit=5&x=1&x=2&empty=", "?offset=40&limit=20&format=json"],
+    ["", "?limit=20", "?limit=5&offset=3", "?offset=10&limit=5&x=1&x=2&empty=", "?offset=40&limit=20&format=json",
+     "?q=a+b&tag=%C3%A9t%C3%A9&path=/x/y&amp=%26&plus=%2B&tilde=~_.-", "?%E2%9C%93=1&sp%20ace=&limit=5"],
 )
 @pytest.mark.parametrize(("offset", "count"), [(0, 100), (3, 100), (5, 100), (10, 100), (40, 45), (95, 100)])
 def test_next_and_previous_links_equal_drfs(query, offset, count):
@@ -55,6 +58,15 @@ def test_next_and_previous_links_equal_drfs(query, offset, count):
         links.append((paginator.get_next_link(), paginator.get_previous_link()))
 
     assert links[0] == links[1]
+
+
+@pytest.mark.parametrize("items", [
+    [], [("limit", ["20"]), ("offset", ["40"])], [("x", ["1", "2"]), ("empty", [""])],
+    [("q", ["a b"]), ("tag", ["été"]), ("path", ["/x/y"]), ("amp", ["&"]), ("plus", ["+"]), ("t", ["~_.-"])],
+    [("✓", ["1"]), ("sp ace", [""]), ("Ab9", ["\x00%#?="])],
+])
+def test_a_links_query_is_encoded_as_urlencode_encodes_it(items):
+    assert encode_query(items) == parse.urlencode(items, doseq=True)
 
 
 def test_counts_of_different_lists_are_kept_apart(api_client, make_post, make_comment):
