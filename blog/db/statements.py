@@ -94,6 +94,12 @@ class CompiledStatement:
         for position, functions, expression in compiled.converters:
             functions = [function.for_fetch(connection) if isinstance(function, SQLiteDatetimes) else function
                          for function in functions]
+            if len(functions) == 1:
+                # A column's usual single converter, without a loop over one function per value.
+                [convert] = functions
+                for row in rows:
+                    row[position] = convert(row[position], expression, connection)
+                continue
             for row in rows:
                 value = row[position]
                 for convert in functions:
@@ -170,8 +176,8 @@ class SQLiteDatetimes:
     (Django registers parse_datetime() as its converter); Django's backend converter then
     reads settings.USE_TZ and, for each value, makes it aware in the connection's zone
     through make_aware(), i.e. replace(tzinfo=...). This reads the setting and the zone
-    once per fetch and builds the aware datetime with the constructor, which costs a
-    third of replace() with a keyword. Text (an expression without a declared type) is
+    once per fetch and builds the aware datetime with datetime.combine(), which costs a
+    fifth of replace() with a keyword. Text (an expression without a declared type) is
     parsed as parse_datetime() first parses it, with fromisoformat(). Anything else, and
     a value fromisoformat() refuses, goes to Django's converter. A backend whose
     operations override convert_datetimefield_value() keeps its own.
@@ -188,7 +194,8 @@ class SQLiteDatetimes:
 
     def for_fetch(self, connection):
         zone = connection.timezone if settings.USE_TZ else None
-        django_converter, fromisoformat = self.django_converter, datetime.datetime.fromisoformat
+        django_converter, datetime_type = self.django_converter, datetime.datetime
+        fromisoformat, combine = datetime_type.fromisoformat, datetime_type.combine
 
         def convert(value, expression, connection):
             if type(value) is str:
@@ -196,12 +203,12 @@ class SQLiteDatetimes:
                     value = fromisoformat(value)
                 except ValueError:
                     return django_converter(value, expression, connection)
-            if type(value) is not datetime.datetime or value.fold:
+            if type(value) is not datetime_type or value.fold:
                 return django_converter(value, expression, connection)
-            if zone is None or value.utcoffset() is not None:
+            # A naive value (what the driver gives) has no offset: asking costs a call.
+            if zone is None or (value.tzinfo is not None and value.utcoffset() is not None):
                 return value
-            return datetime.datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
-                                     value.microsecond, zone)
+            return combine(value.date(), value.time(), zone)
 
         return convert
 
