@@ -74,12 +74,14 @@ def has_no_session_user(request):
     ) and session.session_key is None and "_session_cache" not in vars(session)
 
 
-# Session classes that read a session without a key as empty: SessionBase's _get_session().
+# Session classes that read a session without a key as empty: SessionBase's _get_session()
+# and __getitem__(), which auth.get_user() reads the user's id with.
 EMPTY_WITHOUT_A_KEY = set()
 
 
 def reads_empty_without_a_key(session_class):
-    if issubclass(session_class, SessionBase) and session_class._get_session is SessionBase._get_session:
+    if issubclass(session_class, SessionBase) and session_class._get_session is SessionBase._get_session \
+            and session_class.__getitem__ is SessionBase.__getitem__:
         EMPTY_WITHOUT_A_KEY.add(session_class)
         return True
     return False

@@ -113,3 +113,14 @@ def test_a_bad_token_on_a_read_is_still_401(api_client, make_post):
     api_client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
 
     assert api_client.get(f"/blog/post/{post.pk}").status_code == 401
+
+
+def test_a_session_class_that_reads_its_own_way_is_left_to_drf():
+    request = through_the_middleware()
+
+    class HeaderSession(type(request.session)):
+        def __getitem__(self, key):
+            return super().__getitem__(key)
+
+    request.session.__class__ = HeaderSession
+    assert not has_no_session_user(request)
