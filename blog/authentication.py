@@ -2,14 +2,16 @@
 
 Each class answers as DRF's does; a request that cannot carry its credentials is left
 unauthenticated by it before DRF does the work of looking (tests/test_authentication.py
-holds both to DRF's answers). Together they were a tenth of an anonymous post detail's
-instructions (callgrind, docs/performance.md).
+holds the session class's answers to DRF's, for each way a user can reach it). The
+session class saves 5% of an anonymous post detail's instructions (callgrind,
+docs/performance.md).
 
 Relies on (tests/test_upgrade_canary.py fails if one changes):
 - `AuthenticationMiddleware.process_request()` setting `request.user` to a
   `SimpleLazyObject` of a lambda it defines, whose user is `auth.get_user(request)`,
   which reads the user's id from `request.session` and is anonymous without one.
-- `SessionBase` reading a session without a key as empty (`_get_session()`), keeping
+- `SessionBase` reading a session without a key as empty (`_get_session()`, through
+  `__getitem__()`), keeping
   what it read or was given in `_session_cache`, and `SessionMiddleware` adding
   `Vary: Cookie` when `session.accessed` is true.
 """
