@@ -166,6 +166,7 @@ class TokenScheme(OpenApiAuthenticationExtension):
 class SessionScheme(DefaultSessionScheme):
     """drf-spectacular's session scheme, said to be the admin's, so a token is not typed into it."""
 
+    target_class = "blog.authentication.SessionAuthentication"
     priority = 0
 
     def get_security_definition(self, auto_schema):

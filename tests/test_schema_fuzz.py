@@ -242,3 +242,11 @@ def test_the_token_scheme_says_what_to_type_in_authorize(api_client):
     document, _ = operations(api_client)
 
     assert "Type `Token <key>`" in document["components"]["securitySchemes"]["tokenAuth"]["description"]
+
+
+def test_the_session_scheme_is_documented_as_the_admins_on_every_authenticated_operation(api_client):
+    document, documented = operations(api_client)
+
+    cookie = document["components"]["securitySchemes"]["cookieAuth"]
+    assert cookie["in"] == "cookie" and "/admin/" in cookie["description"]
+    assert {"cookieAuth": []} in documented["POST", "/blog/create"]["security"]
