@@ -11,9 +11,8 @@ Relies on (tests/test_upgrade_canary.py fails if one changes):
   `SimpleLazyObject` of a lambda it defines, whose user is `auth.get_user(request)`,
   which reads the user's id from `request.session` and is anonymous without one.
 - `SessionBase` reading a session without a key as empty (`_get_session()`, through
-  `__getitem__()`), keeping
-  what it read or was given in `_session_cache`, and `SessionMiddleware` adding
-  `Vary: Cookie` when `session.accessed` is true.
+  `__getitem__()`), keeping what it read or was given in `_session_cache`, and
+  `SessionMiddleware` adding `Vary: Cookie` when `session.accessed` is true.
 """
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.sessions.backends.base import SessionBase
@@ -68,7 +67,8 @@ def has_no_session_user(request):
         return False
     # Its own attributes, read past LazyObject.__getattribute__.
     lazy = object.__getattribute__(user, "__dict__")
-    if lazy.get("_wrapped") is not empty or getattr(lazy.get("_setupfunc"), "__code__", None) is not MIDDLEWARE_USER_CODE:
+    made_by = getattr(lazy.get("_setupfunc"), "__code__", None)
+    if lazy.get("_wrapped") is not empty or made_by is not MIDDLEWARE_USER_CODE:
         return False
     session = vars(request).get("session")
     return (
