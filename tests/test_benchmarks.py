@@ -8,6 +8,7 @@ import copy
 import itertools
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 from matplotlib.collections import LineCollection
 from matplotlib.container import BarContainer
 
-from benchmarks import cpu, data, inprocess, report, run
+from benchmarks import cpu, data, inprocess, instructions, report, run
 from blog.models import Post
 
 pytestmark = pytest.mark.django_db
@@ -274,3 +275,44 @@ def test_a_benchmark_server_leaves_nothing_in_the_home_directory(tmp_path, serve
         assert started.process.poll() is None
 
     assert list(home.iterdir()) == []
+
+
+
+def test_the_instruction_counters_child_runs_the_variant_then_the_requests(tmp_path):
+    # The child that callgrind counts, run plainly: the variant is in the counted process,
+    # before the warm-up and the requests it then makes.
+    counted = tmp_path / "requests"
+    variant = tmp_path / "count.py"
+    variant.write_text(
+        "import atexit\n"
+        "from django.core.handlers.base import BaseHandler\n"
+        "get_response, calls = BaseHandler.get_response, []\n"
+        "def counting(self, request):\n"
+        "    calls.append(request.path)\n"
+        "    return get_response(self, request)\n"
+        "BaseHandler.get_response = counting\n"
+        f"atexit.register(lambda: open({str(counted)!r}, 'w').write(' '.join(calls)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.instructions", "--serve", "/bench/floor", "7", "--variant", str(variant)],
+        cwd=run.PROJECT, env=run.django_env(f"sqlite:///{tmp_path / 'bench-unused.sqlite3'}"),
+        capture_output=True, text=True,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert counted.read_text().split() == ["/bench/floor"] * (instructions.WARM_UP + 7)
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instruction_counts_are_per_request_with_start_up_cancelled_out(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.instructions", "/bench/floor", "--low", "1", "--high", "3"],
+        cwd=run.PROJECT, env=run.django_env(f"sqlite:///{tmp_path / 'bench-unused.sqlite3'}"),
+        capture_output=True, text=True,
+    )
+
+    assert result.returncode == 0, result.stderr
+    path, figure = result.stdout.strip().split("\t")
+    assert path == "/bench/floor" and figure.endswith(" instructions a request")
+    # Django's start-up alone is billions: a figure this size is one request's.
+    assert 100_000 < int(figure.split()[0].replace(",", "")) < 10_000_000
