@@ -291,3 +291,16 @@ def test_ctrl_c_to_make_runs_wrapper_stops_the_server_it_started_gracefully(tmp_
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=BOUND)
+
+
+def test_the_wsgi_module_freezes_what_it_loaded_out_of_the_garbage_collectors_way(server_env):
+    # Django, DRF and the apps stay for the worker's life: full collections that walked them
+    # cost a page of posts 7% of its instructions (benchmarks.instructions, docs/performance.md).
+    script = "import gc, blogproject.wsgi; print(gc.get_freeze_count(), gc.isenabled())"
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, env=server_env,
+                            capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stderr
+    frozen, collecting = result.stdout.split()
+    assert int(frozen) > 50_000  # Django alone is more objects than that
+    assert collecting == "True"  # what the requests make is still collected
