@@ -293,10 +293,11 @@ def test_ctrl_c_to_make_runs_wrapper_stops_the_server_it_started_gracefully(tmp_
             process.wait(timeout=BOUND)
 
 
-def test_the_wsgi_module_freezes_what_it_loaded_out_of_the_garbage_collectors_way(server_env):
+@pytest.mark.parametrize("module", ["blogproject.wsgi", "blogproject.asgi"])
+def test_the_server_entry_points_freeze_what_they_loaded_out_of_the_garbage_collectors_way(server_env, module):
     # Django, DRF and the apps stay for the worker's life: full collections that walked them
     # cost a page of posts 7% of its instructions (benchmarks.instructions, docs/performance.md).
-    script = "import gc, blogproject.wsgi; print(gc.get_freeze_count(), gc.isenabled())"
+    script = f"import gc, {module}; print(gc.get_freeze_count(), gc.isenabled())"
     result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, env=server_env,
                             capture_output=True, text=True)
 
