@@ -9,7 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "blogproject.settings")
 application = get_wsgi_application()
 
 # What is loaded by now (Django, DRF, the settings, the apps' modules) lives as long as
-# the worker: frozen, the garbage collector's full collections stop walking it again
-# and again, as CPython's gc docs advise for long-lived objects. Nothing is freed that
-# would have been: it is a collection's work that goes, not its findings.
+# the worker. gc.freeze() moves it to the collector's permanent generation, which "all
+# the future collections" ignore (CPython's gc docs): full collections, every few
+# hundred requests, stop walking it. The collector stays on for what requests make; the
+# price is that a frozen object which later becomes cyclic garbage is never collected.
 gc.freeze()
