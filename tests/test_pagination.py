@@ -60,6 +60,26 @@ def test_next_and_previous_links_equal_drfs(query, offset, count):
     assert links[0] == links[1]
 
 
+def test_remembered_links_are_each_requests_own_host_scheme_and_path(settings):
+    settings.ALLOWED_HOSTS = ["a.example", "b.example"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    requests = [
+        APIRequestFactory().get(path, {"limit": 5}, HTTP_HOST=host, HTTP_X_FORWARDED_PROTO=scheme)
+        for path in ("/blog/posts", "/blog/comments") for host in ("a.example", "b.example:8443")
+        for scheme in ("http", "https")
+    ]
+    seen = set()
+    for _ in range(2):  # the second time round, every link is a remembered one
+        for request in requests:
+            links = []
+            for paginator in (LimitOffsetPagination(), BlogLimitOffsetPagination()):
+                paginator.request, paginator.limit, paginator.offset, paginator.count = Request(request), 5, 10, 100
+                links.append((paginator.get_next_link(), paginator.get_previous_link()))
+            assert links[0] == links[1]
+            seen.add(links[1])
+    assert len(seen) == len(requests)
+
+
 @pytest.mark.parametrize("items", [
     [], [("limit", ["20"]), ("offset", ["40"])], [("x", ["1", "2"]), ("empty", [""])],
     [("q", ["a b"]), ("tag", ["été"]), ("path", ["/x/y"]), ("amp", ["&"]), ("plus", ["+"]), ("t", ["~_.-"])],

@@ -1,10 +1,10 @@
 """Upgrade canary: each framework internal the project relies on, checked by name.
 
-The modules under blog/db/, blog/authentication.py, blog/reads.py, blog/renderers.py and
-blog/throttling.py list what they rely on in their docstrings; this module holds one
-check per item, so that an upgrade of Django, DRF, drf-orjson-renderer or psycopg that
-changes one fails here, with the file to fix named, rather than somewhere deep in a
-behaviour test. CI runs it on the pinned versions and on the newest ones the
+The modules under blog/db/, blog/authentication.py, blog/pagination.py, blog/reads.py,
+blog/renderers.py and blog/throttling.py list what they rely on in their docstrings; this
+module holds one check per item, so that an upgrade of Django, DRF, drf-orjson-renderer
+or psycopg that changes one fails here, with the file to fix named, rather than somewhere
+deep in a behaviour test. CI runs it on the pinned versions and on the newest ones the
 requirements admit (.ci/run).
 """
 import inspect
@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BooleanField, Count
 from django.db.models.expressions import RawSQL
+from django.http import HttpRequest
 from rest_framework import serializers
 from rest_framework.relations import HyperlinkedIdentityField
 from rest_framework.request import Request
@@ -254,6 +255,19 @@ def test_a_big_integer_field_writes_text_only_when_coerced(settings):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "COERCE_BIGINT_TO_STRING": True}
     assert serializers.BigIntegerField().to_representation(5) == "5", relied_on(
         where, "BigIntegerField reading COERCE_BIGINT_TO_STRING when coerce_to_string is not given")
+
+
+@pytest.mark.parametrize("path", ["/blog/posts", "//blog/posts", "/a/./b/../c", "/\u00e9t\u00e9 x"])
+@pytest.mark.parametrize("query", ["", "limit=5&offset=10", "q=%C3%A9&x=a+b&\u2713=1"])
+def test_a_requests_absolute_uri_is_made_of_its_scheme_and_host_path_and_query_string(settings, path, query):
+    settings.ALLOWED_HOSTS = ["api.example"]
+    request = APIRequestFactory().get(path, secure=True, HTTP_HOST="api.example:8443")
+    request.META["QUERY_STRING"] = query
+    made = HttpRequest()
+    made.path, made.META["QUERY_STRING"] = request.path, query
+    made._current_scheme_host = request._current_scheme_host
+    assert made.build_absolute_uri() == request.build_absolute_uri(), relied_on(
+        "blog/pagination.py", "build_absolute_uri() reading only _current_scheme_host, path and QUERY_STRING")
 
 
 def test_a_requests_get_is_built_from_the_query_string_on_first_use():
