@@ -270,6 +270,16 @@ def test_a_requests_absolute_uri_is_made_of_its_scheme_and_host_path_and_query_s
         "blog/pagination.py", "build_absolute_uri() reading only _current_scheme_host, path and QUERY_STRING")
 
 
+@pytest.mark.parametrize("location", ["/blog/post/9", "//other.example/x", "/a/./b/../c", "/\u00e9t\u00e9 x"])
+def test_the_absolute_uri_of_an_absolute_path_is_made_of_the_requests_scheme_and_host_alone(settings, location):
+    settings.ALLOWED_HOSTS = ["api.example"]
+    request = APIRequestFactory().get("/some/where/else", secure=True, HTTP_HOST="api.example:8443")
+    made = HttpRequest()
+    made._current_scheme_host = request._current_scheme_host
+    assert made.build_absolute_uri(location) == request.build_absolute_uri(location), relied_on(
+        "blog/reads.py", "build_absolute_uri(location) reading only _current_scheme_host for an absolute path")
+
+
 def test_a_requests_get_is_built_from_the_query_string_on_first_use():
     from django.core.handlers.asgi import ASGIRequest
     from django.core.handlers.wsgi import WSGIRequest
