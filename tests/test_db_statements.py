@@ -196,6 +196,22 @@ def test_a_page_on_sqlite_is_read_by_the_faster_converter(make_post):
     assert row[position] == post.created_at
     [functions] = [functions for at, functions, _ in statement._compile().converters if at == position]
     assert [type(function) for function in functions] == [SQLiteDatetimes]
+    # Selected as text, so that the driver does not parse it first.
+    assert '+"blog_post"."created_at"' in statement._compile().sql
+
+
+@pytest.mark.parametrize(("build", "columns"), [(all_posts, POST_COLUMNS), (comments_on, COMMENT_COLUMNS)])
+def test_datetimes_read_as_text_on_sqlite_still_order_by_their_index(build, columns):
+    if connection.vendor != "sqlite":
+        pytest.skip("datetimes are read as text on SQLite")
+    statement = CompiledStatement(lambda **values: build(**values).order_by("-created_at", "-id"),
+                                  ("pk",) if build is comments_on else (), columns)
+    compiled = statement._compile()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + compiled.sql + " LIMIT 20", compiled.params)
+        plan = " ".join(str(step) for step in cursor.fetchall())
+
+    assert "+" in compiled.sql and "USING INDEX" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_sqlite_runs_the_sql_its_cursor_would_make_of_it_and_the_same_rows(make_comment):

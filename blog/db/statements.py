@@ -19,6 +19,9 @@ Relies on (check on each Django upgrade; tests/test_upgrade_canary.py fails if o
   `wrap_database_errors`; a logged cursor (DEBUG, captured queries) being another class.
 - On SQLite, `SQLiteCursorWrapper.execute()` being `convert_query()` (FORMAT_QMARK_REGEX's
   placeholders to `?`, `%%` to `%`) and then sqlite3.Cursor's execute().
+- On SQLite, Django's compiler ordering by a selected expression's column, not by the
+  select's position, when the expression wraps the column (SQLiteText); and the driver
+  calling no converter for a column without a declared type.
 - On SQLite, `DatabaseOperations.convert_datetimefield_value()` being: a str goes through
   `parse_datetime()`, which returns `datetime.fromisoformat(value)` when that parses;
   then, with USE_TZ, a naive value gets `replace(tzinfo=connection.timezone)` (make_aware).
@@ -33,6 +36,8 @@ from django.db import connections
 from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX, SQLiteCursorWrapper
 from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
 from django.db.backends.utils import CursorWrapper
+from django.db.models import F, Func
+from django.db.models.expressions import Col
 
 # Values no real id takes: negative and far outside any sequence.
 FIRST_PLACEHOLDER = -7_919_000_000_000_001
@@ -69,8 +74,13 @@ class CompiledStatement:
         """A queryset's rows as fetch() gives them without the extra values, read by the ORM."""
         return list(queryset.values_list(*self.columns))
 
-    def select(self, queryset):
-        return queryset.values_list(*self.columns, *(make(queryset) for make in self.extra))
+    def select(self, queryset, as_text=None):
+        """The queryset's values_list() of the columns and the extra values; the columns at the
+        positions of `as_text` ({position: model field}) read as SQLite stores them."""
+        as_text = as_text or {}
+        columns = [SQLiteText(F(column), output_field=as_text[position]) if position in as_text else column
+                   for position, column in enumerate(self.columns)]
+        return queryset.values_list(*columns, *(make(queryset) for make in self.extra))
 
     def fetch(self, values, limit=None, offset=0):
         """The rows (sequences) for these values, a dict of this statement's names; a slice when limit is given."""
@@ -118,13 +128,18 @@ class CompiledStatement:
 class _Compiled:
     def __init__(self, statement):
         placeholders = {name: FIRST_PLACEHOLDER - n for n, name in enumerate(statement.names)}
-        queryset = statement.select(statement.build(**placeholders))
+        built = statement.build(**placeholders)
+        queryset = statement.select(built)
         query = queryset.query
         if query.low_mark or query.high_mark is not None:
             raise ImproperlyConfigured("CompiledStatement: build an unsliced queryset; fetch() slices it.")
         self.using = queryset.db
         compiler = query.get_compiler(using=self.using)
         sql, params = compiler.as_sql()
+        if connections[self.using].vendor == "sqlite" and (datetimes := find_datetime_columns(compiler)):
+            # Read as text, SQLite's driver does not parse them first; SQLiteDatetimes does.
+            compiler = statement.select(built, as_text=datetimes).query.get_compiler(using=self.using)
+            sql, params = compiler.as_sql()
         self.sql, self.params = sql, tuple(params)
         # The SQL SQLite's cursor wrapper would make of it on every execute (convert_query()).
         self.qmark_sql = FORMAT_QMARK_REGEX.sub("?", sql).replace("%%", "%")
@@ -143,6 +158,26 @@ class _Compiled:
             (position, [SQLiteDatetimes.instead_of(function) for function in functions], expression)
             for position, (functions, expression) in compiler.get_converters(expressions).items()
         ]
+
+
+class SQLiteText(Func):
+    """A column's value as SQLite stores it, with no declared type: the driver calls no converter on it.
+
+    SQLite's unary + gives back its operand unchanged, text as text; Django's converters
+    for the output field still apply. Orderings name the column, not the select's
+    position, so an index on it still serves them.
+    """
+
+    template = "+%(expressions)s"
+
+
+def find_datetime_columns(compiler):
+    """{position: model field} of the DateTimeField columns a compiled query selects."""
+    return {
+        position: expression.output_field
+        for position, (expression, _, _) in enumerate(compiler.select[:compiler.col_count])
+        if isinstance(expression, Col) and expression.output_field.get_internal_type() == "DateTimeField"
+    }
 
 
 def execute(connection, cursor, compiled, page, params):
@@ -172,12 +207,13 @@ class SQLiteDatetimes:
     """Django's SQLite datetime converter, for one fetch: the same datetimes, in a fraction
     of its time (docs/performance.md).
 
-    SQLite's driver has already parsed a datetime column's text into a naive datetime
+    For a column selected as itself SQLite's driver parses the text into a naive datetime
     (Django registers parse_datetime() as its converter); Django's backend converter then
     reads settings.USE_TZ and, for each value, makes it aware in the connection's zone
     through make_aware(), i.e. replace(tzinfo=...). This reads the setting and the zone
     once per fetch and builds the aware datetime with datetime.combine(), which costs a
-    fifth of replace() with a keyword. Text (an expression without a declared type) is
+    fifth of replace() with a keyword. Text (a compiled statement reads its datetime
+    columns through SQLiteText, so that the driver's parsing is not paid twice over) is
     parsed as parse_datetime() first parses it, with fromisoformat(). Anything else, and
     a value fromisoformat() refuses, goes to Django's converter. A backend whose
     operations override convert_datetimefield_value() keeps its own.
