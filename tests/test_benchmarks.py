@@ -277,7 +277,6 @@ def test_a_benchmark_server_leaves_nothing_in_the_home_directory(tmp_path, serve
     assert list(home.iterdir()) == []
 
 
-
 def test_the_instruction_counters_child_runs_the_variant_then_the_requests(tmp_path):
     # The child that callgrind counts, run plainly: the variant is in the counted process,
     # before the warm-up and the requests it then makes.
